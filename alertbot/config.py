@@ -1,0 +1,233 @@
+"""The rules.yaml model: validated at the boundary, typed inside, errors with file:line:column."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path as FsPath
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from alertbot.durations import parse_duration
+from alertbot.errors import ConfigError, Problem
+from alertbot.source.address import SubaccountRef, parse_subaccount
+from alertbot.yamlpos import Located, load_located
+
+NETWORKS = {
+    "mainnet": ("wss://indexer.dydx.trade/v4/ws", "https://indexer.dydx.trade/v4"),
+    "testnet": (
+        "wss://indexer.v4testnet.dydx.exchange/v4/ws",
+        "https://indexer.v4testnet.dydx.exchange/v4",
+    ),
+}
+CANDLE_RESOLUTIONS = ("1MIN", "5MINS", "15MINS", "30MINS", "1HOUR", "4HOURS", "1DAY")
+
+
+def _duration(value: Any) -> Any:
+    if isinstance(value, str):
+        return parse_duration(value)
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s")
+    return value
+
+
+def _subaccount(value: Any) -> Any:
+    return value if isinstance(value, SubaccountRef) else parse_subaccount(value)
+
+
+def _parent_subaccount(value: Any) -> Any:
+    return value if isinstance(value, SubaccountRef) else parse_subaccount(value, parent=True)
+
+
+Duration = Annotated[float, BeforeValidator(_duration), Field(ge=0)]
+Subaccount = Annotated[SubaccountRef, BeforeValidator(_subaccount)]
+ParentSubaccount = Annotated[SubaccountRef, BeforeValidator(_parent_subaccount)]
+PositiveDuration = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
+
+
+class Strict(BaseModel):
+    """Base for every config section: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BackoffConfig(Strict):
+    """Reconnect delays: capped exponential growth with full jitter."""
+
+    initial: PositiveDuration = 1.0
+    max: PositiveDuration = 120.0
+    multiplier: float = Field(default=2.0, ge=1.0)
+    stable_after: Duration = 30.0  # a connection up this long resets the attempt counter
+
+
+class PollingConfig(Strict):
+    """REST polling while the WebSocket is down."""
+
+    enabled: bool = True
+    after: Duration = 30.0  # socket down this long before polling starts
+    interval: PositiveDuration = 10.0
+
+
+class SourceConfig(Strict):
+    """Where to connect and what to watch."""
+
+    network: Literal["mainnet", "testnet"] = "mainnet"
+    ws_url: str | None = None
+    rest_url: str | None = None
+    subaccounts: list[Subaccount] = []
+    parent_subaccounts: list[ParentSubaccount] = []
+    markets: list[str] = []
+    market_channels: list[Literal["trades", "orderbook"]] = ["trades", "orderbook"]
+    candles: list[Literal[CANDLE_RESOLUTIONS]] = []  # type: ignore[valid-type]  # tuple of literals
+    batched: bool = True
+    silence_timeout: PositiveDuration = 60.0
+    gap_timeout: PositiveDuration = 30.0
+    ping_interval: PositiveDuration = 20.0
+    ping_timeout: PositiveDuration = 20.0
+    open_timeout: PositiveDuration = 10.0
+    max_message_size: int = Field(default=64 * 1024 * 1024, ge=16 * 1024 * 1024)
+    subscribe_rate: float = Field(default=100.0, gt=0)  # subscribe messages/s per connection
+    snapshot_retry: PositiveDuration = 60.0  # cooldown before re-subscribing after a failed fetch
+    rejected_retry: PositiveDuration = 300.0  # new markets can be refused for up to 5 minutes
+    reconcile_interval: Duration = 300.0  # REST reconciliation of accounts; 0 turns it off
+    rest_timeout: PositiveDuration = 10.0
+    reconnect: BackoffConfig = BackoffConfig()
+    polling: PollingConfig = PollingConfig()
+
+    @field_validator("markets")
+    @classmethod
+    def _markets(cls, value: list[str]) -> list[str]:
+        for ticker in value:
+            if not ticker or ticker != ticker.strip() or "/" in ticker:
+                raise ValueError(f"market {ticker!r} is not a ticker such as BTC-USD")
+        return list(dict.fromkeys(value))
+
+    @field_validator("subaccounts", "parent_subaccounts")
+    @classmethod
+    def _unique(cls, value: list[SubaccountRef]) -> list[SubaccountRef]:
+        return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _something_to_watch(self) -> SourceConfig:
+        if not (self.subaccounts or self.parent_subaccounts or self.markets):
+            raise ValueError("nothing to watch: list subaccounts, parent_subaccounts or markets")
+        return self
+
+    def urls(self, env: dict[str, str] | None = None) -> tuple[str, str]:
+        """WebSocket and REST URLs after ALERTBOT_WS_URL / ALERTBOT_REST_URL overrides."""
+        env = dict(os.environ) if env is None else env
+        ws_default, rest_default = NETWORKS[self.network]
+        ws = env.get("ALERTBOT_WS_URL") or self.ws_url or ws_default
+        rest = env.get("ALERTBOT_REST_URL") or self.rest_url or rest_default
+        return ws, rest.rstrip("/")
+
+
+class Config(Strict):
+    """The whole rules.yaml."""
+
+    version: Literal[1] = 1
+    source: SourceConfig
+    state_dir: str = ".alertbot"
+    notifiers: dict[str, dict[str, Any]] = {"console": {"type": "console"}}
+    defaults: dict[str, Any] = {}
+    rules: list[dict[str, Any]] = []
+    inhibit: list[dict[str, Any]] = []
+
+
+def load_config(path: str | os.PathLike[str], *, env: dict[str, str] | None = None) -> Config:
+    """Read and validate a config file; raise ConfigError listing every problem."""
+    file = str(path)
+    try:
+        text = FsPath(file).read_text(encoding="utf-8")
+    except OSError as exc:
+        problem = Problem(file, 0, 0, "", f"cannot read config: {exc.strerror}")
+        raise ConfigError([problem]) from None
+    return parse_config(text, file, env=env)
+
+
+def parse_config(text: str, file: str, *, env: dict[str, str] | None = None) -> Config:
+    """Validate config text; raise ConfigError listing every problem with its position."""
+    env = dict(os.environ) if env is None else env
+    located = load_located(text, file, env=env)
+    problems = list(located.problems)
+    if located.problems and located.data is None:
+        raise ConfigError(problems)
+    if not isinstance(located.data, dict):
+        raise ConfigError([located.problem((), "the top level must be a mapping of keys")])
+    try:
+        config = Config.model_validate(located.data)
+    except ValidationError as exc:
+        problems.extend(problems_from_validation(exc, located))
+        problems.sort(key=lambda p: (p.line, p.column))
+        raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+    if "ALERTBOT_STATE_DIR" in env:
+        config = config.model_copy(update={"state_dir": env["ALERTBOT_STATE_DIR"]})
+    return config
+
+
+def problems_from_validation(
+    exc: ValidationError, located: Located, prefix: tuple[str | int, ...] = ()
+) -> list[Problem]:
+    """Turn pydantic errors into located, human messages (unknown keys get a suggestion)."""
+    out = []
+    for err in exc.errors():
+        path = (*prefix, *(p for p in err["loc"] if not _is_union_tag(p)))
+        out.append(located.problem(path, _message(err, path, located)))
+    return out
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic inserts type names such as 'function-before[...]' into loc for unions
+    return isinstance(part, str) and ("[" in part or part in {"str", "int", "float", "bool"})
+
+
+def _message(err: Any, path: tuple[str | int, ...], located: Located) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(path[-1])
+        parent = _lookup(located.data, path[:-1])
+        allowed = _allowed_keys(path[:-1], parent)
+        hint = difflib.get_close_matches(key, allowed, n=1)
+        suffix = f"; did you mean {hint[0]!r}?" if hint else ""
+        return f"unknown key {key!r}{suffix}"
+    if kind == "missing":
+        return "required key is missing"
+    msg = str(err["msg"])
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    if kind == "literal_error":
+        return f"{msg}, got {err.get('input')!r}"
+    return msg
+
+
+def _lookup(data: Any, path: tuple[str | int, ...]) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+_SECTION_MODELS: dict[str, type[BaseModel]] = {
+    "": Config,
+    "source": SourceConfig,
+    "source.reconnect": BackoffConfig,
+    "source.polling": PollingConfig,
+}
+
+
+def _allowed_keys(path: tuple[str | int, ...], _parent: Any) -> list[str]:
+    model = _SECTION_MODELS.get(".".join(str(p) for p in path if isinstance(p, str)))
+    return list(model.model_fields) if model else []
