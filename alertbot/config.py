@@ -19,6 +19,7 @@ from pydantic import (
 
 from alertbot.durations import parse_duration
 from alertbot.errors import ConfigError, Problem
+from alertbot.rules.config import SECTION_MODELS, DefaultsConfig, InhibitRule, Rules
 from alertbot.source.address import SubaccountRef, parse_subaccount
 from alertbot.yamlpos import Located, load_located
 
@@ -138,9 +139,9 @@ class Config(Strict):
     source: SourceConfig
     state_dir: str = ".alertbot"
     notifiers: dict[str, dict[str, Any]] = {"console": {"type": "console"}}
-    defaults: dict[str, Any] = {}
-    rules: list[dict[str, Any]] = []
-    inhibit: list[dict[str, Any]] = []
+    defaults: DefaultsConfig = DefaultsConfig()
+    rules: Rules = []
+    inhibit: list[InhibitRule] | None = None  # None: the documented default (transport inhibits data)
 
 
 def load_config(path: str | os.PathLike[str], *, env: dict[str, str] | None = None) -> Config:
@@ -183,7 +184,10 @@ def problems_from_validation(
     out = []
     for err in exc.errors():
         path = (*prefix, *(p for p in err["loc"] if not _is_union_tag(p)))
-        out.append(located.problem(path, _message(err, path, located)))
+        if located.reported(path):
+            continue
+        is_key = err["type"] in ("extra_forbidden", "missing")
+        out.append(located.problem(path, _message(err, path, located), key=is_key))
     return out
 
 
@@ -225,6 +229,7 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "source": SourceConfig,
     "source.reconnect": BackoffConfig,
     "source.polling": PollingConfig,
+    **SECTION_MODELS,
 }
 
 

@@ -21,21 +21,29 @@ class Located:
 
     file: str
     data: Any
-    positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    positions: dict[Path, tuple[int, int]] = field(default_factory=dict)  # where values start
+    key_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)  # where keys start
     problems: list[Problem] = field(default_factory=list)
     secrets: set[str] = field(default_factory=set)
+    bad: set[Path] = field(default_factory=set)  # paths already reported; no second error there
 
-    def where(self, path: Path) -> tuple[int, int]:
-        """Line and column of the deepest known prefix of `path` (1-based; 0,0 if none)."""
+    def reported(self, path: Path) -> bool:
+        """True when a problem was already reported at `path` or a parent of it."""
+        return any(path[:end] in self.bad for end in range(len(path) + 1))
+
+    def where(self, path: Path, *, key: bool = False) -> tuple[int, int]:
+        """Line and column of `path`'s value (or key), else of its deepest known parent."""
+        if key and path in self.key_positions:
+            return self.key_positions[path]
         for end in range(len(path), -1, -1):
             pos = self.positions.get(path[:end])
             if pos:
                 return pos
         return (0, 0)
 
-    def problem(self, path: Path, message: str) -> Problem:
-        """A Problem pointing at `path` in this file."""
-        line, col = self.where(path)
+    def problem(self, path: Path, message: str, *, key: bool = False) -> Problem:
+        """A Problem pointing at `path` (its key with key=True) in this file."""
+        line, col = self.where(path, key=key)
         return Problem(self.file, line, col, dotted(path), message)
 
 
@@ -66,8 +74,18 @@ def load_located(text: str, file: str, *, env: dict[str, str] | None = None) -> 
     return loc
 
 
+_SAFE_TAGS = {
+    f"tag:yaml.org,2002:{name}"
+    for name in ("map", "seq", "str", "int", "float", "bool", "null", "timestamp")
+}
+
+
 def _build(node: yaml.Node, path: Path, loc: Located, env: dict[str, str]) -> Any:
-    loc.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+    loc.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if node.tag not in _SAFE_TAGS:
+        loc.problems.append(loc.problem(path, f"YAML tag {node.tag!r} is not allowed here"))
+        loc.bad.add(path)
+        return None
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -77,9 +95,12 @@ def _build(node: yaml.Node, path: Path, loc: Located, env: dict[str, str]) -> An
                 continue
             key = str(key) if not isinstance(key, str) else key
             child = (*path, key)
-            loc.positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            loc.key_positions[child] = (
+                key_node.start_mark.line + 1,
+                key_node.start_mark.column + 1,
+            )
             if key in out:
-                loc.problems.append(loc.problem(child, f"duplicate key {key!r}"))
+                loc.problems.append(loc.problem(child, f"duplicate key {key!r}", key=True))
             out[key] = _build(value_node, child, loc, env)
         return out
     if isinstance(node, yaml.SequenceNode):
@@ -97,6 +118,7 @@ def _substitute(value: str, path: Path, loc: Located, env: dict[str, str]) -> st
             loc.problems.append(
                 loc.problem(path, f"environment variable {name} is not set (used as ${{{name}}})")
             )
+            loc.bad.add(path)
             return ""
         loc.secrets.add(env[name])
         return env[name]

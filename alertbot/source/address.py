@@ -42,6 +42,23 @@ def _convertbits_8(data: list[int]) -> list[int] | None:
     return out
 
 
+def bech32_encode(hrp: str, payload: bytes) -> str:
+    """Encode bytes as a bech32 address (used to mint valid test and simulator addresses)."""
+    acc = bits = 0
+    data: list[int] = []
+    for byte in payload:
+        acc = (acc << 8) | byte
+        bits += 8
+        while bits >= 5:
+            bits -= 5
+            data.append((acc >> bits) & 31)
+    if bits:
+        data.append((acc << (5 - bits)) & 31)
+    poly = _polymod([*_hrp_expand(hrp), *data, 0, 0, 0, 0, 0, 0]) ^ 1
+    checksum = [(poly >> 5 * (5 - i)) & 31 for i in range(6)]
+    return hrp + "1" + "".join(_CHARSET[d] for d in data + checksum)
+
+
 def address_problem(address: str) -> str | None:
     """Why `address` is not a valid dYdX account address, or None when it is."""
     if not isinstance(address, str) or not address:
