@@ -1,0 +1,355 @@
+"""The pure normalizer: Indexer message contents and REST bodies in, `Event`s out.
+
+It owns the state updates need (orders, accounts, books, markets, dedup) and does no I/O and
+reads no clock: the caller passes `now` and the connection index. Bad data items are skipped and
+reported through `on_problem`; the rest of the message is still processed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from alertbot.events import Event
+from alertbot.source.accounts import Account, account_data
+from alertbot.source.book import Book
+from alertbot.source.markets import Markets
+from alertbot.source.numbers import BAD_ITEM, describe, height, num, opt_text
+from alertbot.source.public import candle_data, trade_data
+from alertbot.source.subaccounts import Subaccounts
+
+Handler = Callable[[str | None, Any, float, int, int | None], list[Event]]
+REST = -1  # the conn of events built from REST bodies
+
+
+def _unwrap_levels(levels: Any) -> Iterable[Any]:
+    return levels if levels else ()
+
+
+def _need(sub_id: str | None) -> str:
+    """Channels other than v4_markets/v4_block_height need their subscription id."""
+    if sub_id is None:
+        raise KeyError("id")
+    return sub_id
+
+
+class Normalizer:
+    """Pure: Indexer contents in, Events out; owns the state updates need (no I/O, no clock)."""
+
+    def __init__(self, on_problem: Callable[[str, Any], None] | None = None) -> None:
+        self._on_problem = on_problem
+        self.problems = 0
+        self.markets = Markets()
+        self.books: dict[str, Book] = {}
+        self.last_block: int | None = None
+        self.subs = Subaccounts(self.markets, self._problem, lambda: self.last_block)
+        self._ids: dict[str, tuple[str, int]] = {}
+        self._snapshots: dict[str, Handler] = {
+            "v4_subaccounts": self._sub_snapshot,
+            "v4_parent_subaccounts": self._parent_snapshot,
+            "v4_markets": self._markets_snapshot,
+            "v4_orderbook": self._book_snapshot,
+            "v4_trades": self._nothing,
+            "v4_candles": self._nothing,
+            "v4_block_height": self._block_snapshot,
+        }
+        self._updates: dict[str, Handler] = {
+            "v4_subaccounts": self._sub_update,
+            "v4_parent_subaccounts": self._parent_update,
+            "v4_markets": self._markets_update,
+            "v4_orderbook": self._book_update,
+            "v4_trades": self._trades_update,
+            "v4_candles": self._candle_update,
+            "v4_block_height": self._block_update,
+        }
+
+    def _problem(self, reason: str, raw: Any = None) -> None:
+        """Count and report one skipped item or message."""
+        self.problems += 1
+        if self._on_problem is not None:
+            self._on_problem(reason, raw)
+
+    def _run(self, what: str, handler: Callable[[], list[Event]], raw: Any) -> list[Event]:
+        """Message-level guard: a malformed message is reported, never raised."""
+        try:
+            return handler()
+        except BAD_ITEM as exc:
+            self._problem(f"{what}: {describe(exc)}", raw)
+            return []
+
+    # --- the interface the feed calls --------------------------------------------------------
+
+    def snapshot(
+        self, channel: str, sub_id: str | None, contents: Any, now: float, conn: int
+    ) -> list[Event]:
+        """A `subscribed` message: a full state reset for that (channel, sub_id)."""
+        handler = self._snapshots.get(channel)
+        if handler is None:
+            self._problem("snapshot of an unknown channel", channel)
+            return []
+        try:
+            return handler(sub_id, contents, now, conn, None)
+        except BAD_ITEM as exc:
+            self._problem(f"{channel} snapshot: {describe(exc)}", contents)
+            return []
+
+    def update(
+        self,
+        channel: str,
+        sub_id: str | None,
+        contents: Any,
+        now: float,
+        conn: int,
+        child: int | None = None,
+    ) -> list[Event]:
+        """One channel_data contents, or one item of a channel_batch_data list."""
+        handler = self._updates.get(channel)
+        if handler is None:
+            self._problem("update of an unknown channel", channel)
+            return []
+        try:
+            return handler(sub_id, contents, now, conn, child)
+        except BAD_ITEM as exc:
+            self._problem(f"{channel} update: {describe(exc)}", contents)
+            return []
+
+    def rest_subaccount(self, address: str, number: int, body: Any, now: float) -> list[Event]:
+        """GET /addresses/{a}/subaccountNumber/{n}."""
+        return self._run(
+            "REST subaccount", lambda: self.subs.rest_subaccount(address, number, body, now), body
+        )
+
+    def rest_parent_subaccount(
+        self, address: str, parent: int, body: Any, now: float
+    ) -> list[Event]:
+        """GET /addresses/{a}/parentSubaccountNumber/{p}."""
+        return self._run(
+            "REST parent subaccount",
+            lambda: self.subs.parent_snapshot(address, parent, body, now, REST, "rest"),
+            body,
+        )
+
+    def rest_orders(self, address: str, number: int, body: Any, now: float) -> list[Event]:
+        """GET /orders?address&subaccountNumber&returnLatestOrders=true (a bare array)."""
+        return self._run(
+            "REST orders", lambda: self.subs.rest_orders(address, number, body, now), body
+        )
+
+    def rest_fills(self, address: str, number: int, body: Any, now: float) -> list[Event]:
+        """GET /fills; fills from before our first sight of the subaccount are only recorded."""
+        return self._run(
+            "REST fills", lambda: self.subs.rest_fills(address, number, body, now), body
+        )
+
+    def rest_markets(self, body: Any, now: float) -> list[Event]:
+        """GET /perpetualMarkets (same shape as the v4_markets snapshot)."""
+        return self._run("REST markets", lambda: self._markets(body, now, REST, False), body)
+
+    def rest_height(self, body: Any, now: float) -> list[Event]:
+        """GET /height."""
+        return self._run(
+            "REST height", lambda: self._block_snapshot(None, body, now, REST, None), body
+        )
+
+    def tracked_orders(self, address: str, number: int) -> list[str]:
+        """Ids of non-final orders we know, for GET /orders/{id} when they leave a snapshot."""
+        return self.subs.orders.tracked(address, number)
+
+    def rest_order(self, body: Any, now: float) -> list[Event]:
+        """GET /orders/{id}."""
+        return self._run("REST order", lambda: self.subs.rest_order(body, now), body)
+
+    # --- subaccounts -------------------------------------------------------------------------
+
+    def _subaccount_id(self, sub_id: str | None) -> tuple[str, int]:
+        """Subscription ids "address/N", parsed once each."""
+        key = _need(sub_id)
+        found = self._ids.get(key)
+        if found is None:
+            address, _, number = key.rpartition("/")
+            if not address:
+                raise ValueError(key)
+            found = self._ids[key] = (address, int(number))
+        return found
+
+    def _sub_snapshot(
+        self, sub_id: str | None, contents: Any, now: float, conn: int, _child: int | None
+    ) -> list[Event]:
+        address, number = self._subaccount_id(sub_id)
+        return self.subs.snapshot(address, number, contents, now, conn)
+
+    def _parent_snapshot(
+        self, sub_id: str | None, contents: Any, now: float, conn: int, _child: int | None
+    ) -> list[Event]:
+        address, parent = self._subaccount_id(sub_id)
+        return self.subs.parent_snapshot(address, parent, contents, now, conn, "snapshot")
+
+    def _sub_update(
+        self, sub_id: str | None, contents: Any, now: float, conn: int, _child: int | None
+    ) -> list[Event]:
+        address, number = self._subaccount_id(sub_id)
+        return self.subs.update(address, number, None, contents, now, conn)
+
+    def _parent_update(
+        self, sub_id: str | None, contents: Any, now: float, conn: int, child: int | None
+    ) -> list[Event]:
+        address, parent = self._subaccount_id(sub_id)
+        number = parent if child is None else child
+        return self.subs.update(address, number, parent, contents, now, conn)
+
+    # --- markets -----------------------------------------------------------------------------
+
+    def _markets_snapshot(
+        self, _sub_id: str | None, contents: Any, now: float, conn: int, _child: int | None
+    ) -> list[Event]:
+        return self._markets(contents, now, conn, True)
+
+    def _markets(self, contents: Any, now: float, conn: int, reset: bool) -> list[Event]:
+        """Full entries for every listed market; `reset` (WS snapshot) forgets unlisted ones.
+
+        REST keeps unlisted markets, since /perpetualMarkets can be filtered by ticker.
+        """
+        entries = contents["markets"]
+        out: list[Event] = []
+        moved: list[str] = []
+        for ticker, entry in entries.items():
+            self._merge_market(ticker, entry, True, now, conn, out, moved)
+        if reset:
+            for ticker in [t for t in self.markets.by_ticker if t not in entries]:
+                del self.markets.by_ticker[ticker]
+        out.extend(self._revalue(moved, now, conn))
+        return out
+
+    def _merge_market(
+        self,
+        ticker: str,
+        entry: Any,
+        snapshot: bool,
+        now: float,
+        conn: int,
+        out: list[Event],
+        moved: list[str],
+    ) -> None:
+        try:
+            market, changed = self.markets.merge(ticker, entry)
+        except BAD_ITEM as exc:
+            self._problem(f"market: {describe(exc)}", entry)
+            return
+        out.append(Event("market", now, market.data(snapshot), conn))
+        if changed:
+            moved.append(ticker)
+
+    def _markets_update(
+        self, _sub_id: str | None, contents: Any, now: float, conn: int, _child: int | None
+    ) -> list[Event]:
+        """`trading` diffs and/or `oraclePrices`; holders of a priced market are revalued."""
+        out: list[Event] = []
+        moved: list[str] = []
+        trading = contents.get("trading")
+        if trading:
+            for ticker, entry in trading.items():
+                self._merge_market(ticker, entry, False, now, conn, out, moved)
+        prices = contents.get("oraclePrices")
+        if prices:
+            for ticker, entry in prices.items():
+                try:
+                    market, _ = self.markets.set_price(ticker, entry["oraclePrice"])
+                except BAD_ITEM as exc:
+                    self._problem(f"oracle price: {describe(exc)}", entry)
+                    continue
+                out.append(Event("market", now, market.data(False), conn))
+                moved.append(ticker)
+        if moved:
+            out.extend(self._revalue(moved, now, conn))
+        return out
+
+    def _revalue(self, tickers: list[str], now: float, conn: int) -> list[Event]:
+        """One `account` event (origin "price") per account holding any of these markets."""
+        holding = self.subs.accounts.holding
+        if len(tickers) == 1:
+            accounts: Iterable[Account] = holding(tickers[0])
+        else:
+            accounts = {id(a): a for t in tickers for a in holding(t)}.values()
+        markets = self.markets
+        return [Event("account", now, account_data(a, markets, "price"), conn) for a in accounts]
+
+    # --- order book --------------------------------------------------------------------------
+
+    def _book_snapshot(
+        self, sub_id: str | None, contents: Any, now: float, conn: int, _child: int | None
+    ) -> list[Event]:
+        """Snapshot levels are {price, size} objects; the book is rebuilt from scratch."""
+        ticker = _need(sub_id)
+        book = self.books[ticker] = Book(ticker)
+        for side, levels in ((book.bid, contents.get("bids")), (book.ask, contents.get("asks"))):
+            for level in _unwrap_levels(levels):
+                try:
+                    side(num(level["price"]), num(level["size"]))
+                except BAD_ITEM as exc:
+                    self._problem(f"orderbook level: {describe(exc)}", level)
+        return [Event("orderbook", now, book.summary(), conn)]
+
+    def _book_update(
+        self, sub_id: str | None, contents: Any, now: float, conn: int, _child: int | None
+    ) -> list[Event]:
+        """Update levels are [price, size] arrays with the absolute size; "0" deletes."""
+        ticker = _need(sub_id)
+        book = self.books.get(ticker)
+        if book is None:
+            book = self.books[ticker] = Book(ticker)
+        bids = contents.get("bids")
+        if bids:
+            self._levels(book.bid, bids)
+        asks = contents.get("asks")
+        if asks:
+            self._levels(book.ask, asks)
+        return [Event("orderbook", now, book.summary(), conn)]
+
+    def _levels(self, apply: Callable[[float, float], None], levels: Any) -> None:
+        for level in levels:
+            try:
+                apply(num(level[0]), num(level[1]))
+            except BAD_ITEM as exc:
+                self._problem(f"orderbook level: {describe(exc)}", level)
+
+    # --- trades, candles, block height -------------------------------------------------------
+
+    def _nothing(
+        self, _sub_id: str | None, _contents: Any, _now: float, _conn: int, _child: int | None
+    ) -> list[Event]:
+        """Trade and candle snapshots are history: no events."""
+        return []
+
+    def _trades_update(
+        self, sub_id: str | None, contents: Any, now: float, conn: int, _child: int | None
+    ) -> list[Event]:
+        out: list[Event] = []
+        ticker = _need(sub_id)
+        for item in contents["trades"]:
+            try:
+                out.append(Event("trade", now, trade_data(item, ticker), conn))
+            except BAD_ITEM as exc:
+                self._problem(f"trade: {describe(exc)}", item)
+        return out
+
+    def _candle_update(
+        self, sub_id: str | None, contents: Any, now: float, conn: int, _child: int | None
+    ) -> list[Event]:
+        return [Event("candle", now, candle_data(contents, sub_id), conn)]
+
+    def _block_snapshot(
+        self, _sub_id: str | None, contents: Any, now: float, conn: int, _child: int | None
+    ) -> list[Event]:
+        return self._block(height(contents["height"]), contents.get("time"), now, conn)
+
+    def _block_update(
+        self, _sub_id: str | None, contents: Any, now: float, conn: int, _child: int | None
+    ) -> list[Event]:
+        return self._block(height(contents["blockHeight"]), contents.get("time"), now, conn)
+
+    def _block(self, value: int, time: Any, now: float, conn: int) -> list[Event]:
+        """Several connections (and REST) report heights: emit each new height once."""
+        if self.last_block is not None and value <= self.last_block:
+            return []
+        self.last_block = value
+        return [Event("block", now, {"height": value, "time": opt_text(time)}, conn)]

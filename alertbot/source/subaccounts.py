@@ -1,0 +1,314 @@
+"""v4_subaccounts / v4_parent_subaccounts contents and the matching REST bodies, to Events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from alertbot.events import Event
+from alertbot.source.accounts import (
+    Account,
+    Accounts,
+    Position,
+    account_data,
+    parse_position,
+    parse_usdc,
+    raw_equity,
+)
+from alertbot.source.activity import Recent, fill_data, transfer_data
+from alertbot.source.markets import Markets
+from alertbot.source.numbers import BAD_ITEM, describe, height, num, opt_height, opt_num
+from alertbot.source.orders import Orders
+
+Problem = Callable[[str, Any], None]
+
+
+def _heights(*values: Any) -> int | None:
+    """The highest of the heights that are present (each may be absent or null)."""
+    found = [h for h in (opt_height(v) for v in values) if h is not None]
+    return max(found) if found else None
+
+
+class Subaccounts:
+    """Accounts, orders, fills and transfers of every watched subaccount."""
+
+    def __init__(
+        self, markets: Markets, problem: Problem, last_block: Callable[[], int | None]
+    ) -> None:
+        self.markets = markets
+        self.accounts = Accounts()
+        self.orders = Orders()
+        self.fills = Recent()
+        self.transfers = Recent()
+        self._problem = problem
+        self._last_block = last_block
+        self._parents_seen: set[tuple[str, int]] = set()
+
+    def _report(self, what: str, exc: BaseException, item: Any) -> None:
+        """Skip one bad item, saying why; the rest of the message is still processed."""
+        self._problem(f"{what}: {describe(exc)}", item)
+
+    # --- snapshots and REST subaccount bodies -------------------------------------------------
+
+    def snapshot(
+        self, address: str, number: int, contents: Any, now: float, conn: int
+    ) -> list[Event]:
+        """A v4_subaccounts `subscribed`; `{}` (unknown subaccount) yields no events."""
+        out: list[Event] = []
+        acct = self.accounts.get(address, number, None)
+        sub = contents.get("subaccount")
+        block = contents.get("blockHeight")
+        if sub is not None:
+            self._load(acct, sub, block, not acct.synced, "snapshot", now, conn, out)
+        acct.synced = True
+        orders = contents.get("orders")
+        self._orders(orders, acct, not acct.orders_synced, acct.baseline_height, now, conn, out)
+        acct.orders_synced = True
+        return out
+
+    def parent_snapshot(
+        self, address: str, parent: int, contents: Any, now: float, conn: int, origin: str
+    ) -> list[Event]:
+        """A v4_parent_subaccounts `subscribed` (or REST parent body): one account per child."""
+        out: list[Event] = []
+        first = (address, parent) not in self._parents_seen
+        self._parents_seen.add((address, parent))
+        sub = contents.get("subaccount") or {}
+        block = contents.get("blockHeight")
+        for child in sub.get("childSubaccounts") or ():
+            try:
+                number = int(child["subaccountNumber"])
+                acct = self.accounts.get(address, number, parent)
+            except BAD_ITEM as exc:
+                self._report("child subaccount", exc, child)
+                continue
+            self._load(acct, child, block, first, origin, now, conn, out)
+            acct.synced = True
+        orders = contents.get("orders")
+        if orders is not None:
+            acct = self.accounts.get(address, parent, parent)
+            self._orders(orders, acct, first, acct.baseline_height, now, conn, out)
+            acct.orders_synced = True
+        return out
+
+    def rest_subaccount(self, address: str, number: int, body: Any, now: float) -> list[Event]:
+        """GET /addresses/{a}/subaccountNumber/{n}: reconcile positions, USDC and equity."""
+        out: list[Event] = []
+        acct = self.accounts.get(address, number, None)
+        self._load(acct, body["subaccount"], None, not acct.synced, "rest", now, -1, out)
+        acct.synced = True
+        return out
+
+    def _load(
+        self,
+        acct: Account,
+        sub: dict[str, Any],
+        block: Any,
+        baseline: bool,
+        origin: str,
+        now: float,
+        conn: int,
+        out: list[Event],
+    ) -> None:
+        """Replace positions and USDC from a full subaccount object; its equity is authoritative."""
+        positions = self._parse_positions(acct, (sub.get("openPerpetualPositions") or {}).values())
+        usdc = 0.0
+        for item in (sub.get("assetPositions") or {}).values():
+            try:
+                value = parse_usdc(item)
+            except BAD_ITEM as exc:
+                self._report("asset position", exc, item)
+                continue
+            if value is not None:
+                usdc = value
+        changes = self.accounts.replace(acct, positions)
+        acct.usdc = usdc
+        if not baseline:
+            out.extend(Event(kind, now, data, conn) for kind, data in changes)
+        reported = self._reported(sub)
+        if reported is not None:
+            acct.adjust = reported[0] - raw_equity(acct, self.markets)
+        if acct.baseline_height is None:
+            acct.baseline_height = self._baseline_height(sub, block)
+        data = account_data(acct, self.markets, origin, reported)
+        out.append(Event("account", now, data, conn))
+
+    def _parse_positions(self, acct: Account, items: Iterable[Any]) -> dict[str, Position]:
+        positions: dict[str, Position] = {}
+        for item in items:
+            try:
+                pos = parse_position(item, acct.positions.get(item["market"]))
+            except BAD_ITEM as exc:
+                self._report("perpetual position", exc, item)
+                continue
+            positions[pos.ticker] = pos
+        return positions
+
+    def _reported(self, sub: dict[str, Any]) -> tuple[float, float | None] | None:
+        try:
+            return num(sub["equity"]), opt_num(sub.get("freeCollateral"))
+        except BAD_ITEM as exc:
+            self._report("subaccount equity", exc, sub)
+            return None
+
+    def _baseline_height(self, sub: dict[str, Any], block: Any) -> int | None:
+        """The highest height this first sight covers; REST history at or below it is old."""
+        try:
+            found = _heights(
+                block, sub.get("latestProcessedBlockHeight"), sub.get("updatedAtHeight")
+            )
+        except BAD_ITEM as exc:
+            self._report("subaccount height", exc, sub)
+            found = None
+        return found if found is not None else self._last_block()
+
+    # --- updates ---------------------------------------------------------------------------
+
+    def update(
+        self, address: str, number: int, parent: int | None, contents: Any, now: float, conn: int
+    ) -> list[Event]:
+        """One channel_data contents (or one batch item) of a subaccount."""
+        out: list[Event] = []
+        acct = self.accounts.get(address, number, parent)
+        orders = contents.get("orders")
+        if orders:
+            self._orders(orders, acct, False, None, now, conn, out)
+        fills = contents.get("fills")
+        if fills:
+            self._fills(fills, acct, None, now, conn, out)
+        touched = False
+        perps = contents.get("perpetualPositions")
+        if perps:
+            touched = True
+            for pos in self._parse_positions(acct, perps).values():
+                change = self.accounts.put(acct, pos)
+                if change is not None:
+                    out.append(Event(change[0], now, change[1], conn))
+        assets = contents.get("assetPositions")
+        if assets:
+            touched = self._assets(acct, assets) or touched
+        transfer = contents.get("transfers")
+        if transfer:
+            self._transfer(transfer, acct, now, conn, out)
+        if touched:
+            out.append(Event("account", now, account_data(acct, self.markets, "update"), conn))
+        return out
+
+    def _assets(self, acct: Account, items: Iterable[Any]) -> bool:
+        touched = False
+        for item in items:
+            try:
+                value = parse_usdc(item)
+            except BAD_ITEM as exc:
+                self._report("asset position", exc, item)
+                continue
+            if value is not None:
+                acct.usdc = value
+                touched = True
+        return touched
+
+    def _transfer(self, item: Any, acct: Account, now: float, conn: int, out: list[Event]) -> None:
+        try:
+            data = transfer_data(item, acct.address, acct.number)
+        except BAD_ITEM as exc:
+            self._report("transfer", exc, item)
+            return
+        if self.transfers.add(f"{acct.address}/{acct.number}:{data['id']}"):
+            out.append(Event("transfer", now, data, conn))
+
+    # --- orders and fills (WS and REST) ----------------------------------------------------
+
+    def _orders(
+        self,
+        items: Any,
+        acct: Account,
+        baseline: bool,
+        quiet: int | None,
+        now: float,
+        conn: int,
+        out: list[Event],
+    ) -> None:
+        """Merge order items; an order's subaccount is its subaccountNumber, else the account's.
+
+        quiet: unknown orders at or below this height are history (snapshot and REST diffs).
+        """
+        if not items:
+            return
+        for item in items:
+            try:
+                number = item.get("subaccountNumber")
+                number = acct.number if number.__class__ is not int else number
+                changes = self.orders.apply(
+                    item, acct.address, number, baseline=baseline, quiet_at_or_below=quiet
+                )
+            except BAD_ITEM as exc:
+                self._report("order", exc, item)
+                continue
+            out.extend(Event(kind, now, data, conn) for kind, data in changes)
+
+    def _fills(
+        self,
+        items: Any,
+        acct: Account,
+        above: int | None,
+        now: float,
+        conn: int,
+        out: list[Event],
+    ) -> None:
+        """Emit new fills once; with `above`, fills at or below that height are only recorded."""
+        for item in items:
+            try:
+                number = item.get("subaccountNumber")
+                number = acct.number if number.__class__ is not int else number
+                data = fill_data(item, acct.address, number)
+            except BAD_ITEM as exc:
+                self._report("fill", exc, item)
+                continue
+            if not self.fills.add(data["id"]):
+                continue
+            if above is not None and (data["height"] is None or data["height"] <= above):
+                continue
+            out.append(Event("fill", now, data, conn))
+
+    def rest_orders(self, address: str, number: int, body: Any, now: float) -> list[Event]:
+        """GET /orders (bare array): diff against what we know; the first body is a baseline."""
+        out: list[Event] = []
+        acct = self.accounts.get(address, number, None)
+        if not isinstance(body, list):
+            raise TypeError("orders body is not a list")
+        self._orders(body, acct, not acct.orders_synced, acct.baseline_height, now, -1, out)
+        acct.orders_synced = True
+        return out
+
+    def rest_fills(self, address: str, number: int, body: Any, now: float) -> list[Event]:
+        """GET /fills: only fills above the height of our first sight of the subaccount alert."""
+        out: list[Event] = []
+        acct = self.accounts.get(address, number, None)
+        items = body["fills"]
+        above = acct.baseline_height
+        if above is None:
+            above = self._max_fill_height(items)
+            acct.baseline_height = above
+        self._fills(items, acct, above if above is not None else 2**63, now, -1, out)
+        return out
+
+    def _max_fill_height(self, items: Any) -> int | None:
+        """With no baseline yet, the first fills body is history: its top height becomes one."""
+        best = self._last_block()
+        for item in items:
+            try:
+                h = height(item["createdAtHeight"])
+            except BAD_ITEM:
+                continue
+            best = h if best is None or h > best else best
+        return best
+
+    def rest_order(self, body: Any, now: float) -> list[Event]:
+        """GET /orders/{id} for an order that vanished from a fresh snapshot."""
+        order = self.orders.get(body["id"])
+        if order is None:
+            self._problem("order: unknown order id (GET /orders/{id})", body)
+            return []
+        fields = order.fields
+        changes = self.orders.apply(body, fields["address"], fields["subaccount"])
+        return [Event(kind, now, data, -1) for kind, data in changes]
