@@ -334,7 +334,9 @@ class Feed:
         channel = str(msg.get("channel") or m.group(1))
         for sub in self._targets(state, msg, channel):
             sub.failures += 1
-            delay = FIRST_RETRY if sub.failures == 1 else self.snapshot_retry
+            delay = (
+                min(FIRST_RETRY, self.snapshot_retry) if sub.failures == 1 else self.snapshot_retry
+            )
             sub.status, sub.retry_at = WAITING, now + delay
         return self._error_event(state, msg, m.string, "retry", now)
 

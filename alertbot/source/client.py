@@ -1,0 +1,378 @@
+"""The live Indexer source: sharded reconnecting connections, watchdogs and the REST fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from types import TracebackType
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from alertbot import __version__
+from alertbot.config import SourceConfig
+from alertbot.durations import format_duration
+from alertbot.events import Event
+from alertbot.source.backoff import Backoff
+from alertbot.source.feed import Action, Feed
+from alertbot.source.normalize import Normalizer
+from alertbot.source.problems import ProblemLog
+from alertbot.source.rest import IndexerRest
+from alertbot.source.restsync import RestSync
+from alertbot.source.subscriptions import ACCOUNT_CHANNELS, CAPS, Pacer, Subscription, shard, wanted
+
+log = logging.getLogger("alertbot.source")
+RawHook = Callable[[int, float, bytes], None]
+CloseHook = Callable[[int, float, int | None, str], None]
+RECONCILE_DELAY = 2.0  # after a reconnect, let the fresh snapshots land before asking REST
+
+
+class IndexerSource:
+    """Owns every connection task; `async with source: async for event in source: ...`.
+
+    Each connection reconnects forever with capped, jittered backoff and resubscribes what it
+    carries; subscriptions are spread over connections by the server's per-connection caps.
+    """
+
+    def __init__(
+        self,
+        config: SourceConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+        on_raw: RawHook | None = None,
+        on_close: CloseHook | None = None,
+        env: dict[str, str] | None = None,
+        tick: float = 0.25,
+        queue_size: int = 10_000,
+        scheduler: AsyncIOScheduler | None = None,
+    ) -> None:
+        self.config = config
+        self.ws_url, self.rest_url = config.urls(env)
+        self.clock = clock
+        self._rng = rng
+        self._on_raw = on_raw
+        self._on_close = on_close
+        self._tick = min(tick, config.silence_timeout / 4, config.gap_timeout / 4)
+        self.problems = ProblemLog()
+        self.normalizer = Normalizer(on_problem=self.problems)
+        self.feed = Feed(
+            self.normalizer,
+            gap_timeout=config.gap_timeout,
+            silence_timeout=config.silence_timeout,
+            snapshot_retry=config.snapshot_retry,
+            rejected_retry=config.rejected_retry,
+            problems=self.problems,
+        )
+        self.feed.on_subscription_error = lambda note: log.error("configuration error: %s", note)
+        self.rest = IndexerRest(self.rest_url, timeout=config.rest_timeout)
+        self.sync = RestSync(self.rest, self.normalizer, clock)
+        self.caps = dict(CAPS)
+        self.queue: asyncio.Queue[list[Event]] = asyncio.Queue(queue_size)
+        self.polling = False
+        self._sockets: dict[int, ClientConnection] = {}
+        self._sendq: dict[int, asyncio.Queue[Subscription]] = {}
+        self._pacers: dict[int, Pacer] = {}
+        self._immediate: set[int] = set()
+        self._conn_tasks: dict[int, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._scheduler = scheduler
+        self._own_scheduler = scheduler is None
+        self._stopping = False
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    async def __aenter__(self) -> IndexerSource:
+        """Start every connection, the timer task and the scheduler."""
+        now = self.clock()
+        for index, group in enumerate(shard(wanted(self.config), self.caps)):
+            for sub in group:
+                self.feed.assign(index, sub, now)
+            self._start_connection(index)
+        self._spawn(self._ticker(), "alertbot-source-ticker")
+        if self._scheduler is None:
+            self._scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop())
+        if self.config.reconcile_interval > 0:
+            self._scheduler.add_job(
+                self._reconcile_all,
+                "interval",
+                seconds=self.config.reconcile_interval,
+                id="source-reconcile",
+                coalesce=True,
+                max_instances=1,
+            )
+        if self._own_scheduler:
+            self._scheduler.start()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Stop in order: connections (closed cleanly), timers, scheduler, HTTP pool."""
+        await self.stop()
+
+    async def stop(self) -> None:
+        """Close every connection and task; safe to call twice."""
+        if self._stopping:
+            return
+        self._stopping = True
+        tasks = [*self._conn_tasks.values(), *self._tasks]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._scheduler is not None:
+            for job_id in ("source-reconcile", "source-poll"):
+                if self._scheduler.get_job(job_id):
+                    self._scheduler.remove_job(job_id)
+            if self._own_scheduler and self._scheduler.running:
+                self._scheduler.shutdown(wait=False)
+        await self.rest.close()
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        while True:
+            for event in await self.queue.get():
+                yield event
+
+    # --- connections --------------------------------------------------------------------------
+    def _start_connection(self, index: int) -> None:
+        self._pacers[index] = Pacer(self.config.subscribe_rate)
+        task = asyncio.create_task(self._connection(index), name=f"alertbot-conn-{index}")
+        self._conn_tasks[index] = task
+
+    async def _connection(self, index: int) -> None:
+        reconnect = self.config.reconnect
+        backoff = Backoff(
+            reconnect.initial,
+            reconnect.max,
+            reconnect.multiplier,
+            reconnect.stable_after,
+            self._rng,
+        )
+        while True:
+            code, uptime = await self._connect_once(index)
+            backoff.connected_for(uptime)
+            if code == 1008:
+                backoff.slow_down()
+                self._pacers[index].slow_down()
+                log.warning("connection %d closed by rate limit (1008): slowing down", index)
+            delay = 0.0 if index in self._immediate else backoff.next_delay()
+            self._immediate.discard(index)
+            await asyncio.sleep(delay)
+
+    async def _connect_once(self, index: int) -> tuple[int | None, float]:
+        """One connection's life; returns the close code (None if it never opened) and uptime."""
+        sendq: asyncio.Queue[Subscription] = asyncio.Queue()
+        self._sendq[index] = sendq
+        opened = self.clock()
+        code: int | None = None
+        reason = ""
+        try:
+            async with connect(
+                self.ws_url,
+                max_size=self.config.max_message_size,
+                ping_interval=self.config.ping_interval,
+                ping_timeout=self.config.ping_timeout,
+                open_timeout=self.config.open_timeout,
+                close_timeout=5,
+                user_agent_header=f"alertbot/{__version__}",
+            ) as ws:
+                opened = self.clock()
+                self._sockets[index] = ws
+                await self._read(index, ws, sendq)
+        except ConnectionClosed as exc:
+            code, reason = (
+                (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd else (1006, "no close frame")
+            )
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            self.feed.attempt_failed(index)
+            reason = f"{type(exc).__name__}: {exc}"
+            log.info("connection %d: cannot connect to %s: %s", index, self.ws_url, reason)
+        finally:
+            self._sockets.pop(index, None)
+        now = self.clock()
+        events = self.feed.closed(index, now, code, reason)
+        if events and self._on_close is not None:
+            self._on_close(index, now, code, reason)
+        if events:
+            log.warning("connection %d lost (code %s %s)", index, code, reason)
+            await self.queue.put(events)
+        return code, (now - opened) if events else 0.0
+
+    async def _read(
+        self, index: int, ws: ClientConnection, sendq: asyncio.Queue[Subscription]
+    ) -> None:
+        sender = asyncio.create_task(
+            self._sender(index, ws, sendq), name=f"alertbot-subscribe-{index}"
+        )
+        feed, clock, on_raw, queue = self.feed, self.clock, self._on_raw, self.queue
+        try:
+            while True:
+                raw = await ws.recv(decode=False)
+                now = clock()
+                if on_raw is not None:
+                    on_raw(index, now, raw)
+                events = feed.receive(index, raw, now)
+                if feed.actions:
+                    self._act()
+                if events:
+                    await queue.put(events)
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+
+    async def _sender(
+        self, index: int, ws: ClientConnection, sendq: asyncio.Queue[Subscription]
+    ) -> None:
+        """Send subscribes in order, paced so no channel+id ever exceeds 2 per second."""
+        pacer = self._pacers[index]
+        pacer.reset()
+        while True:
+            sub = await sendq.get()
+            delay = pacer.reserve(sub.key, self.clock()) - self.clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await ws.send(sub.subscribe_message().decode())
+            self.feed.sent(index, sub)
+
+    # --- actions from the feed ----------------------------------------------------------------
+    def _act(self) -> None:
+        actions, self.feed.actions = self.feed.actions, []
+        for action in actions:
+            if action.kind == "subscribe" and action.sub is not None:
+                queue = self._sendq.get(action.conn)
+                if queue is not None:
+                    queue.put_nowait(action.sub)
+            elif action.kind in ("reconnect", "resync"):
+                self._restart(action)
+            elif action.kind == "move" and action.sub is not None:
+                self._move(action)
+            elif action.kind == "slow_down":
+                self._pacers[action.conn].slow_down()
+            elif action.kind == "reconcile":
+                self._spawn(self._reconcile_conn(action.conn), f"alertbot-reconcile-{action.conn}")
+
+    def _restart(self, action: Action) -> None:
+        ws = self._sockets.get(action.conn)
+        log.warning("connection %d: reconnecting (%s)", action.conn, action.reason)
+        self._immediate.add(action.conn)
+        if ws is not None:
+            self._spawn(ws.close(4000, action.reason[:120]), f"alertbot-close-{action.conn}")
+
+    def _move(self, action: Action) -> None:
+        """The server refused a subscription over its cap: carry it on another connection."""
+        assert action.sub is not None
+        channel = action.sub.channel
+        with contextlib.suppress(ValueError):
+            self.caps[channel] = min(self.caps[channel], int(action.reason))
+        self.feed.unassign(action.conn, action.sub.key)
+        now = self.clock()
+        for index, state in sorted(self.feed.conns.items()):
+            used = sum(1 for s in state.subs.values() if s.sub.channel == channel)
+            if index != action.conn and used < self.caps[channel]:
+                self.feed.assign(index, action.sub, now)
+                log.info("moved %s to connection %d", action.sub.key, index)
+                return
+        index = max(self.feed.conns) + 1
+        self.feed.assign(index, action.sub, now)
+        self.feed.assign(index, Subscription("v4_block_height", None, action.sub.batched), now)
+        log.info(
+            "opening connection %d for %s (server cap %s)",
+            index,
+            action.sub.key,
+            self.caps[channel],
+        )
+        self._start_connection(index)
+
+    # --- timers, polling, reconciliation ------------------------------------------------------
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self._tick)
+            now = self.clock()
+            events = self.feed.check(now)
+            if self.feed.actions:
+                self._act()
+            events += self._update_polling(now)
+            if events:
+                await self.queue.put(events)
+
+    def _update_polling(self, now: float) -> list[Event]:
+        down = self.feed.down_for(now)
+        worst = max(down.values(), default=0.0)
+        polling = self.config.polling
+        should = polling.enabled and worst >= polling.after
+        if should == self.polling or self._scheduler is None:
+            return []
+        self.polling = should
+        if should:
+            self._scheduler.add_job(
+                self._poll,
+                "interval",
+                seconds=polling.interval,
+                id="source-poll",
+                coalesce=True,
+                max_instances=1,
+                next_run_time=None,
+            )
+            self._spawn(self._poll(), "alertbot-poll-first")
+            log.warning(
+                "socket down for %s: polling REST every %s",
+                format_duration(worst),
+                format_duration(polling.interval),
+            )
+        else:
+            self._scheduler.remove_job("source-poll")
+            log.info("socket back: polling stopped")
+        data = {
+            "active": should,
+            "down_for": worst,
+            "reason": "socket down" if should else "socket back",
+        }
+        return [Event("source.polling", now, data)]
+
+    async def _poll(self) -> None:
+        """One polling round for what the down connections carry."""
+        now = self.clock()
+        down = self.feed.down_for(now)
+        subs = self._account_subs(down)
+        events = await self.sync.accounts(subs, deep=True)
+        if any(self._carries(i, "v4_markets") or self._carries(i, "v4_block_height") for i in down):
+            events += await self.sync.markets_and_height()
+        if events:
+            await self.queue.put(events)
+
+    async def _reconcile_conn(self, index: int) -> None:
+        """After a reconnect: what happened while away (fills, cancels) comes from REST."""
+        await asyncio.sleep(RECONCILE_DELAY)
+        events = await self.sync.accounts(self._account_subs([index]), deep=True)
+        if events:
+            await self.queue.put(events)
+
+    async def _reconcile_all(self) -> None:
+        events = await self.sync.accounts(self._account_subs(self.feed.conns), deep=False)
+        if events:
+            await self.queue.put(events)
+
+    def _account_subs(self, conns: Any) -> list[tuple[str, str]]:
+        return [
+            (s.sub.channel, s.sub.id)
+            for i in conns
+            for s in self.feed.conn(i).subs.values()
+            if s.sub.channel in ACCOUNT_CHANNELS and s.sub.id is not None
+        ]
+
+    def _carries(self, index: int, channel: str) -> bool:
+        return any(s.sub.channel == channel for s in self.feed.conn(index).subs.values())
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
