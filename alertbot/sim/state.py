@@ -106,21 +106,18 @@ class Exchange:
         market.oracle_price = price
         oracle = views.oracle_json(market, self.clock(), self.height)
         out = [Update("v4_markets", "v4_markets", {"oraclePrices": {ticker: oracle}})]
-        book = self._move_book(market)
-        if book:
-            out.append(Update("v4_orderbook", ticker, book))
+        out += [Update("v4_orderbook", ticker, level) for level in self._move_book(market)]
         return out
 
-    def _move_book(self, market: Market) -> dict[str, Any]:
+    def _move_book(self, market: Market) -> list[dict[str, Any]]:
+        """One update per changed level, as the Indexer sends them (absolute size, "0" deletes)."""
         bids, asks = market.book_levels()
-        diff: dict[str, Any] = {}
+        diffs: list[dict[str, Any]] = []
         for side, old, new in (("bids", market.bids, bids), ("asks", market.asks, asks)):
-            levels = [[p, "0"] for p in old if p not in new]
-            levels += [[p, s] for p, s in new.items() if old.get(p) != s]
-            if levels:
-                diff[side] = levels
+            diffs += [{side: [[p, "0"]]} for p in old if p not in new]
+            diffs += [{side: [[p, s]]} for p, s in new.items() if old.get(p) != s]
         market.bids, market.asks = bids, asks
-        return diff
+        return diffs
 
     def place_order(
         self, key: str, ticker: str, side: str, size: float, price: float, **kw: Any

@@ -9,31 +9,39 @@ from typing import Any
 class BookSide:
     """Price -> size levels with a lazily cleaned heap, so the best price costs O(log n)."""
 
-    __slots__ = ("heap", "levels", "sign")
+    __slots__ = ("cached", "heap", "levels", "sign")
 
     def __init__(self, sign: float) -> None:
         self.levels: dict[float, float] = {}
         self.heap: list[float] = []  # sign * price; stale entries are dropped when they surface
         self.sign = sign  # -1.0 for bids (max first), 1.0 for asks (min first)
+        self.cached: float | None = None  # the best price, None when unknown (recomputed lazily)
 
     def set(self, price: float, size: float) -> None:
         """An update carries the new total at the level; zero deletes it."""
         levels = self.levels
         if size == 0.0:
-            levels.pop(price, None)
+            if levels.pop(price, None) is not None and price == self.cached:
+                self.cached = None
             return
         if price not in levels:
             heappush(self.heap, self.sign * price)
             if len(self.heap) > 2 * len(levels) + 64:
                 self._compact()
+            best = self.cached
+            if best is not None and self.sign * price < self.sign * best:
+                self.cached = price
         levels[price] = size
 
     def best(self) -> float | None:
         """The best live price, discarding heap entries whose level was deleted."""
+        if self.cached is not None:
+            return self.cached
         heap, levels, sign = self.heap, self.levels, self.sign
         while heap:
             price = heap[0] * sign
             if price in levels:
+                self.cached = price
                 return price
             heappop(heap)
         return None
@@ -44,22 +52,43 @@ class BookSide:
         if price is not None:
             del self.levels[price]
             heappop(self.heap)
+            self.cached = None
 
     def _compact(self) -> None:
         """Rebuild the heap when deleted levels pile up, keeping memory bounded."""
         self.heap = [self.sign * p for p in self.levels]
         heapify(self.heap)
+        self.cached = None
 
 
 class Book:
     """Both sides of one market; the latest update wins when the book would cross."""
 
-    __slots__ = ("asks", "bids", "ticker")
+    __slots__ = ("asks", "bids", "ticker", "top")
 
     def __init__(self, ticker: str) -> None:
         self.ticker = ticker
         self.bids = BookSide(-1.0)
         self.asks = BookSide(1.0)
+        self.top: tuple[float | None, float | None, float | None, float | None] | None = None
+
+    def top_changed(self) -> bool:
+        """True when best bid/ask or their sizes moved since the last call (not deep levels).
+
+        Most level updates are deep in the book; an `orderbook` event per update would flood rules
+        with identical top-of-book values, so events are emitted only when the top changes.
+        """
+        bb, ba = self.bids.best(), self.asks.best()
+        top = (
+            bb,
+            ba,
+            None if bb is None else self.bids.levels[bb],
+            None if ba is None else self.asks.levels[ba],
+        )
+        if top == self.top:
+            return False
+        self.top = top
+        return True
 
     def bid(self, price: float, size: float) -> None:
         """Set a bid level and drop asks at or below it."""

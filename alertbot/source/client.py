@@ -20,6 +20,7 @@ from alertbot.config import SourceConfig
 from alertbot.durations import format_duration
 from alertbot.events import Event
 from alertbot.source.backoff import Backoff
+from alertbot.source.buffer import EventBuffer
 from alertbot.source.feed import Action, Feed
 from alertbot.source.normalize import Normalizer
 from alertbot.source.problems import ProblemLog
@@ -74,7 +75,7 @@ class IndexerSource:
         self.rest = IndexerRest(self.rest_url, timeout=config.rest_timeout)
         self.sync = RestSync(self.rest, self.normalizer, clock)
         self.caps = dict(CAPS)
-        self.queue: asyncio.Queue[list[Event]] = asyncio.Queue(queue_size)
+        self.buffer = EventBuffer(queue_size)
         self.polling = False
         self._sockets: dict[int, ClientConnection] = {}
         self._sendq: dict[int, asyncio.Queue[Subscription]] = {}
@@ -138,8 +139,18 @@ class IndexerSource:
 
     async def _iterate(self) -> AsyncIterator[Event]:
         while True:
-            for event in await self.queue.get():
+            for event in await self.buffer.take():
                 yield event
+
+    async def batches(self) -> AsyncIterator[list[Event]]:
+        """Events in the batches they arrived in (cheaper than one await per event)."""
+        while True:
+            yield await self.buffer.take()
+
+    async def _emit(self, events: list[Event]) -> None:
+        self.buffer.put(events)
+        if len(self.buffer) >= self.buffer.limit:
+            await self.buffer.room()
 
     # --- connections --------------------------------------------------------------------------
     def _start_connection(self, index: int) -> None:
@@ -203,7 +214,7 @@ class IndexerSource:
             self._on_close(index, now, code, reason)
         if events:
             log.warning("connection %d lost (code %s %s)", index, code, reason)
-            await self.queue.put(events)
+            await self._emit(events)
         return code, (now - opened) if events else 0.0
 
     async def _read(
@@ -212,7 +223,7 @@ class IndexerSource:
         sender = asyncio.create_task(
             self._sender(index, ws, sendq), name=f"alertbot-subscribe-{index}"
         )
-        feed, clock, on_raw, queue = self.feed, self.clock, self._on_raw, self.queue
+        feed, clock, on_raw, buffer = self.feed, self.clock, self._on_raw, self.buffer
         try:
             while True:
                 raw = await ws.recv(decode=False)
@@ -223,7 +234,9 @@ class IndexerSource:
                 if feed.actions:
                     self._act()
                 if events:
-                    await queue.put(events)
+                    buffer.put(events)
+                    if len(buffer) >= buffer.limit:
+                        await buffer.room()
         finally:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -302,7 +315,7 @@ class IndexerSource:
                 self._act()
             events += self._update_polling(now)
             if events:
-                await self.queue.put(events)
+                await self._emit(events)
 
     def _update_polling(self, now: float) -> list[Event]:
         down = self.feed.down_for(now)
@@ -347,19 +360,19 @@ class IndexerSource:
         if any(self._carries(i, "v4_markets") or self._carries(i, "v4_block_height") for i in down):
             events += await self.sync.markets_and_height()
         if events:
-            await self.queue.put(events)
+            await self._emit(events)
 
     async def _reconcile_conn(self, index: int) -> None:
         """After a reconnect: what happened while away (fills, cancels) comes from REST."""
         await asyncio.sleep(RECONCILE_DELAY)
         events = await self.sync.accounts(self._account_subs([index]), deep=True)
         if events:
-            await self.queue.put(events)
+            await self._emit(events)
 
     async def _reconcile_all(self) -> None:
         events = await self.sync.accounts(self._account_subs(self.feed.conns), deep=False)
         if events:
-            await self.queue.put(events)
+            await self._emit(events)
 
     def _account_subs(self, conns: Any) -> list[tuple[str, str]]:
         return [

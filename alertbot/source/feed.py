@@ -12,6 +12,7 @@ import orjson
 from alertbot.events import Event
 from alertbot.source.gaps import GapDetector
 from alertbot.source.normalize import Normalizer
+from alertbot.source.numbers import BAD_ITEM
 from alertbot.source.problems import ProblemLog, truncate
 from alertbot.source.subscriptions import ACCOUNT_CHANNELS, Subscription, key_of
 
@@ -36,6 +37,8 @@ class SubState:
     status: str = WANTED
     failures: int = 0
     retry_at: float = 0.0
+    messages: int = 0  # snapshots and updates received, for metrics
+    update: Any = None  # the normalizer's handler for this channel (hot path), set on first use
 
 
 @dataclass
@@ -45,6 +48,7 @@ class ConnState:
     index: int
     gaps: GapDetector
     subs: dict[str, SubState] = field(default_factory=dict)
+    pairs: dict[tuple[Any, Any], SubState] = field(default_factory=dict)  # (channel, id) as sent
     up: bool = False
     connection_id: str = ""
     connected_at: float = 0.0
@@ -96,7 +100,6 @@ class Feed:
         self.problems = problems or ProblemLog()
         self.conns: dict[int, ConnState] = {}
         self.actions: list[Action] = []
-        self.messages: dict[str, int] = {}  # by channel, for metrics
         self.on_subscription_error: Callable[[str], None] | None = None
         self._handlers: dict[Any, Callable[[ConnState, dict[str, Any], float], list[Event]]] = {
             "connected": self._connected,
@@ -128,13 +131,16 @@ class Feed:
     def assign(self, index: int, sub: Subscription, now: float = 0.0) -> None:
         """Make `sub` part of connection `index` (subscribed at its next `connected`)."""
         state = self.conn(index, now)
-        state.subs[sub.key] = SubState(sub)
+        _index(state, SubState(sub))
         if state.up:
             self.actions.append(Action("subscribe", index, sub))
 
     def unassign(self, index: int, key: str) -> SubState | None:
         """Forget `key` on connection `index` (it moves to another connection)."""
-        return self.conn(index).subs.pop(key, None)
+        state = self.conn(index)
+        found = state.subs.pop(key, None)
+        state.pairs = {pair: s for pair, s in state.pairs.items() if s is not found}
+        return found
 
     def sent(self, index: int, sub: Subscription) -> None:
         """The I/O layer sent the subscribe for `sub`."""
@@ -164,22 +170,62 @@ class Feed:
         if type(msg) is not dict:
             self.problems("frame that is not a JSON object", raw or msg)
             return []
-        handler = self._handlers.get(msg.get("type"))
+        mtype = msg.get("type")
+        if mtype == "channel_data":  # the hot path: one lookup, gap check inlined
+            sub = state.pairs.get((msg.get("channel"), msg.get("id")))
+            mid = msg.get("message_id")
+            gaps = state.gaps
+            if sub is not None and sub.status == ACTIVE and mid == gaps.highest + 1:
+                gaps.highest = mid
+                sub.messages += 1
+                update = sub.update or self._updater(sub)
+                contents = msg.get("contents")
+                try:
+                    events: list[Event] = update(
+                        sub.sub.id, contents, now, index, msg.get("subaccountNumber")
+                    )
+                except BAD_ITEM as exc:
+                    self.normalizer.update_failed(sub.sub.channel, exc, contents)
+                    return []
+                except Exception as exc:  # a shape nobody foresaw must not stop the others
+                    self._unforeseen(exc, raw or msg)
+                    return []
+                return events
+        handler = self._handlers.get(mtype)
         if handler is None:
-            self.problems(f"message of unknown type {msg.get('type')!r}", raw or msg)
+            self.problems(f"message of unknown type {mtype!r}", raw or msg)
             return []
         mid = msg.get("message_id")
-        events: list[Event] = []
+        events = []
         if type(mid) is int and handler is not self._connected and state.gaps.see(mid, now):
             missing = sorted(state.gaps.missing)
             events = self._gap(state, now, missing, "too many missing messages")
         try:
             events += handler(state, msg, now)
         except Exception as exc:  # a shape nobody foresaw must not stop the other subscriptions
-            self.problems(
-                f"message that could not be handled ({type(exc).__name__}: {exc})", raw or msg
-            )
+            self._unforeseen(exc, raw or msg)
         return events
+
+    def _updater(self, sub: SubState) -> Any:
+        channel = sub.sub.channel
+        sub.update = self.normalizer.updater(channel) or (
+            lambda sub_id, contents, now, conn, child: self.normalizer.update(
+                channel, sub_id, contents, now, conn, child
+            )
+        )
+        return sub.update
+
+    def _unforeseen(self, exc: Exception, raw: Any) -> None:
+        self.problems(f"message that could not be handled ({type(exc).__name__}: {exc})", raw)
+
+    @property
+    def messages(self) -> dict[str, int]:
+        """Messages received per channel (every connection), for metrics."""
+        out: dict[str, int] = {}
+        for state in self.conns.values():
+            for sub in state.subs.values():
+                out[sub.sub.channel] = out.get(sub.sub.channel, 0) + sub.messages
+        return out
 
     def closed(self, index: int, now: float, code: int | None, reason: str) -> list[Event]:
         """The socket closed (or never opened); emits connection.lost once per loss."""
@@ -253,20 +299,20 @@ class Feed:
         found = state.subs.get(key)
         if found is None:  # replay, or a subscription the server kept: follow it all the same
             sub_id = None if key == channel else msg.get("id")
-            found = state.subs[key] = SubState(Subscription(channel, sub_id), WANTED)
+            found = _index(state, SubState(Subscription(channel, sub_id), WANTED))
         return found
 
     def _subscribed(self, state: ConnState, msg: dict[str, Any], now: float) -> list[Event]:
         sub = self._sub_state(state, msg)
         sub.status, sub.failures = ACTIVE, 0
-        self._count(sub.sub.channel)
+        sub.messages += 1
         return self.normalizer.snapshot(
             sub.sub.channel, sub.sub.id, msg.get("contents"), now, state.index
         )
 
     def _data(self, state: ConnState, msg: dict[str, Any], now: float) -> list[Event]:
         sub = self._sub_state(state, msg)
-        self._count(sub.sub.channel)
+        sub.messages += 1
         if sub.status != ACTIVE:
             self.problems("update that arrived before its snapshot")
             return []
@@ -277,7 +323,7 @@ class Feed:
 
     def _batch(self, state: ConnState, msg: dict[str, Any], now: float) -> list[Event]:
         sub = self._sub_state(state, msg)
-        self._count(sub.sub.channel)
+        sub.messages += 1
         contents = msg.get("contents")
         if sub.status != ACTIVE or type(contents) is not list:
             self.problems("batch before its snapshot or without a list", msg)
@@ -293,9 +339,6 @@ class Feed:
         sub = self._sub_state(state, msg)
         sub.status = REJECTED
         return []
-
-    def _count(self, channel: str) -> None:
-        self.messages[channel] = self.messages.get(channel, 0) + 1
 
     def _gap(self, state: ConnState, now: float, missing: list[int], why: str) -> list[Event]:
         state.gaps.missing.clear()
@@ -406,3 +449,13 @@ class Feed:
     ) -> list[Event]:
         self.problems("server refused a message we sent (a bug in alertbot)", m.string)
         return []
+
+
+def _index(state: ConnState, sub: SubState) -> SubState:
+    """File a subscription under its key and under every (channel, id) the server may echo."""
+    spec = sub.sub
+    state.subs[spec.key] = sub
+    state.pairs[(spec.channel, spec.id)] = sub
+    if spec.id is None:  # block height messages echo the channel name as their id
+        state.pairs[(spec.channel, spec.channel)] = sub
+    return sub

@@ -47,6 +47,15 @@ def test_snapshot_then_absolute_updates() -> None:
     assert ev.data["bid_size"] == 5.0
 
 
+def test_deep_level_changes_emit_no_event() -> None:
+    n = Normalizer(on_problem=_fail)
+    n.snapshot(OB, "BTC-USD", book_snapshot(), 1.0, 0)
+    assert n.update(OB, "BTC-USD", {"bids": [["98", "7"], ["97", "1"]]}, 2.0, 0) == []
+    assert n.update(OB, "BTC-USD", {"asks": [["102", "0"]]}, 3.0, 0) == []
+    [ev] = n.update(OB, "BTC-USD", {"asks": [["101", "2"]]}, 4.0, 0)  # best ask size moved
+    assert (ev.data["ask_size"], ev.data["bid_levels"], ev.data["ask_levels"]) == (2.0, 3, 1)
+
+
 def test_bid_crossing_asks_drops_the_crossed_asks() -> None:
     n = Normalizer(on_problem=_fail)
     n.snapshot(OB, "BTC-USD", book_snapshot(), 1.0, 0)
