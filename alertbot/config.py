@@ -141,7 +141,9 @@ class Config(Strict):
     notifiers: dict[str, dict[str, Any]] = {"console": {"type": "console"}}
     defaults: DefaultsConfig = DefaultsConfig()
     rules: Rules = []
-    inhibit: list[InhibitRule] | None = None  # None: the documented default (transport inhibits data)
+    inhibit: list[InhibitRule] | None = (
+        None  # None: the documented default (transport inhibits data)
+    )
 
 
 def load_config(path: str | os.PathLike[str], *, env: dict[str, str] | None = None) -> Config:

@@ -89,11 +89,11 @@ def _build(node: yaml.Node, path: Path, loc: Located, env: dict[str, str]) -> An
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = yaml.SafeLoader(" ").construct_object(key_node, deep=True)
-            if not isinstance(key, str | int | float | bool):
+            if not isinstance(key_node, yaml.ScalarNode):
                 loc.problems.append(loc.problem(path, "mapping keys must be plain text"))
                 continue
-            key = str(key) if not isinstance(key, str) else key
+            # Keys are names as written: YAML 1.1 would read a bare `on:` as True, `no:` as False.
+            key = key_node.value
             child = (*path, key)
             loc.key_positions[child] = (
                 key_node.start_mark.line + 1,

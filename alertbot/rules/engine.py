@@ -1,0 +1,225 @@
+"""The rule engine: pure. It takes an event and the time, and returns notifications to send."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any
+
+from alertbot.errors import ConfigError, Problem
+from alertbot.events import KINDS, Event
+from alertbot.rules.build import build_rule, digest
+from alertbot.rules.config import DEFAULT_INHIBIT, expand_kinds
+from alertbot.rules.grouping import Grouper, Member
+from alertbot.rules.inhibit import Inhibitor
+from alertbot.rules.lifecycle import FIRING, INACTIVE, Alert
+from alertbot.rules.render import AlertSummary, Notification, notification, summarize
+from alertbot.rules.runtime import INF, RuleRuntime, RuleStats
+from alertbot.rules.silences import SilenceStore
+from alertbot.rules.validate import semantic_problems
+
+if TYPE_CHECKING:
+    from alertbot.config import Config
+
+STATE_VERSION = 1
+__all__ = ["AlertSummary", "AlertView", "Engine", "Notification"]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    """A pending or firing alert, for status pages and health."""
+
+    rule: str
+    state: str
+    labels: dict[str, str]
+    fingerprint: str
+    severity: str
+    since: float  # pending since, or firing since
+    flapping: bool
+    notified: str | None
+
+
+class Engine:
+    """Rules indexed by event kind; alert lifecycles, grouping, silences and inhibition."""
+
+    def __init__(self, config: Config, *, silences: SilenceStore | None = None) -> None:
+        problems = semantic_problems(config)
+        if problems:
+            raise ConfigError([Problem("rules", 0, 0, key, msg) for key, msg in problems])
+        self.config = config
+        self.silences = silences if silences is not None else SilenceStore()
+        self.rules = [build_rule(cfg, config, self) for cfg in config.rules if cfg.enabled]
+        self.by_name = {rt.name: rt for rt in self.rules}
+        self.stats: dict[str, RuleStats] = {rt.name: rt.stats for rt in self.rules}
+        self._by_kind: dict[str, tuple[RuleRuntime, ...]] = {k: self._index(k) for k in KINDS}
+        self._resolvers: dict[str, tuple[RuleRuntime, ...]] = {
+            k: tuple(rt for rt in self.rules if k in _resolve_kinds(rt)) for k in KINDS
+        }
+        inhibit = config.inhibit if config.inhibit is not None else DEFAULT_INHIBIT
+        self._inhibitor = Inhibitor(inhibit, self.rules)
+        self._grouper = Grouper()
+        self._wake = INF
+        self._started = False
+
+    def _index(self, kind: str) -> tuple[RuleRuntime, ...]:
+        return tuple(rt for rt in self.rules if any(fnmatchcase(kind, p) for p in rt.cfg.on))
+
+    # -- the Sink protocol: what rules report --------------------------------------------
+
+    def transition(self, rule: RuleRuntime, alert: Alert, status: str, now: float) -> None:
+        """A rule's alert fired or resolved: queue the notification (or not, for resolves)."""
+        if status == FIRING:
+            self._enqueue(rule, alert, FIRING, now)
+        elif rule.settings.send_resolved and alert.notified == FIRING:
+            self._enqueue(rule, alert, status, now)
+
+    def occurrence(self, rule: RuleRuntime, alert: Alert, now: float) -> None:
+        """A one-off event to tell."""
+        self._enqueue(rule, alert, FIRING, now)
+
+    def wake(self, at: float) -> None:
+        """Something becomes due at `at`: `process` runs the timers then."""
+        if at < self._wake:
+            self._wake = at
+
+    # -- the API ---------------------------------------------------------------------------
+
+    def process(self, event: Event, now: float) -> list[Notification]:
+        """Evaluate one event at engine time `now`; timers due by `now` run first."""
+        if not self._started:
+            self._start(now)
+        out = self._advance(now) if now >= self._wake else []
+        rules = self._by_kind.get(event.kind)
+        if rules is None:
+            rules = self._by_kind[event.kind] = self._index(event.kind)
+            self._resolvers[event.kind] = ()
+        for rt in rules:
+            rt.handle(event, now)
+        for rt in self._resolvers[event.kind]:
+            rt.resolve_by(event, now)
+        if self._grouper.next_due <= now:
+            out.extend(self._flush(now))
+        return out
+
+    def tick(self, now: float) -> list[Notification]:
+        """Let time pass: `for`, absence, windows, repeat, silence expiry and group flushes."""
+        if not self._started:
+            self._start(now)
+        out = self._advance(now)
+        horizon = max((rt.settings.group_interval for rt in self.rules), default=0.0)
+        self._grouper.forget_idle(now, horizon + 1.0)
+        return out
+
+    def active_alerts(self) -> list[AlertView]:
+        """Every pending or firing alert."""
+        return [
+            AlertView(rt.name, a.state, dict(a.labels), a.fingerprint, rt.settings.severity,
+                      a.starts_at if a.state == FIRING else a.since, a.flapping, a.notified)
+            for rt in self.rules
+            for a in rt.alerts.values()
+            if a.state != INACTIVE
+        ]  # fmt: skip
+
+    def export_state(self) -> dict[str, Any]:
+        """JSON-serialisable alert state, so a reload or restart keeps unchanged rules' alerts."""
+        rules = {rt.name: {"digest": digest(rt), **rt.export()} for rt in self.rules}
+        return {"version": STATE_VERSION, "rules": rules}
+
+    def import_state(self, state: dict[str, Any]) -> None:
+        """Restore what export_state saved, for rules whose definition did not change."""
+        if state.get("version") != STATE_VERSION:
+            return
+        for name, saved in state.get("rules", {}).items():
+            rt = self.by_name.get(name)
+            if rt is not None and saved.get("digest") == digest(rt):
+                rt.restore(saved)
+        self._wake = -INF  # re-evaluate timers at the next call
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _start(self, now: float) -> None:
+        self._started = True
+        for rt in self.rules:
+            rt.start(now)
+
+    def _advance(self, now: float) -> list[Notification]:
+        self._wake = INF
+        for rt in self.rules:
+            self.wake(rt.advance(now))
+        self.wake(self._remind(now))
+        return self._flush(now)
+
+    def _remind(self, now: float) -> float:
+        """Queue repeats, and firing alerts never told (silenced or inhibited until now)."""
+        due = INF
+        for rt in self.rules:
+            repeat = rt.settings.repeat
+            for alert in rt.alerts.values():
+                if alert.state != FIRING or alert.queued:
+                    continue
+                if alert.notified != FIRING:
+                    if self._suppressed(alert, now) is None:
+                        self._enqueue(rt, alert, FIRING, now)
+                elif repeat and now - alert.last_notified_at >= repeat:
+                    self._enqueue(rt, alert, FIRING, now, repeat=True)
+                elif repeat:
+                    due = min(due, alert.last_notified_at + repeat)
+        return due
+
+    def _enqueue(
+        self, rt: RuleRuntime, alert: Alert, status: str, now: float, *, repeat: bool = False
+    ) -> None:
+        alert.queued = True
+        settings = rt.settings
+        member = Member(alert, status, repeat)
+        self._grouper.add(
+            (rt.name, status), member, now, settings.group_wait, settings.group_interval
+        )
+
+    def _flush(self, now: float) -> list[Notification]:
+        out = []
+        for (name, status), members in self._grouper.pop_due(now):
+            rt = self.by_name[name]
+            alerts, summaries = self._deliverable(rt, status, members, now)
+            if alerts:
+                out.append(notification(rt, status, alerts, summaries, now))
+                self._grouper.flushed((name, status), now)
+        return out
+
+    def _deliverable(
+        self, rt: RuleRuntime, status: str, members: list[Member], now: float
+    ) -> tuple[list[Alert], list[Any]]:
+        """Members still true, not silenced nor inhibited; each alert once; marks them told."""
+        alerts, summaries, seen = [], [], set()
+        for member in members:
+            alert = member.alert
+            alert.queued = False
+            if id(alert) in seen or not _current(member):
+                continue
+            seen.add(id(alert))
+            if self._suppressed(alert, now) is not None:
+                rt.stats.suppressed += 1
+                continue
+            summaries.append(summarize(rt, alert, status, now, member.repeat))
+            alert.notified, alert.last_notified_at = status, now
+            alerts.append(alert)
+        rt.stats.notifications += len(alerts)
+        return alerts, summaries
+
+    def _suppressed(self, alert: Alert, now: float) -> str | None:
+        silence = self.silences.match(alert.rule, alert.labels, now)
+        if silence is not None:
+            return f"silence {silence.id}"
+        return self._inhibitor.inhibited(alert)
+
+
+def _current(member: Member) -> bool:
+    """Is the queued status still the truth, and not already told?"""
+    alert = member.alert
+    if member.status == FIRING:
+        return alert.state == FIRING and (member.repeat or alert.notified != FIRING)
+    return alert.state != FIRING and alert.notified == FIRING
+
+
+def _resolve_kinds(rt: RuleRuntime) -> tuple[str, ...]:
+    return expand_kinds(rt.cfg.resolve_on) if rt.cfg.resolve_on else ()

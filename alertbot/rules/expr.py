@@ -1,0 +1,250 @@
+"""Safe rule expressions: a small Python subset, validated as an AST and compiled once."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import CodeType
+from typing import Any
+
+from alertbot.errors import AlertbotError
+
+MAX_LENGTH = 1000  # characters of source
+MAX_NODES = 200  # AST nodes
+MAX_DEPTH = 20  # nesting of the AST
+MAX_EXPONENT = 100  # largest literal exponent in `a ** n`
+MAX_SEQUENCE = 10_000  # longest string or list `*` may build at run time
+
+
+class ExpressionError(AlertbotError, ValueError):
+    """An expression is not in the allowed subset; the message says what to write instead."""
+
+
+def _lower(text: Any) -> str:
+    return str(text).lower()
+
+
+def _upper(text: Any) -> str:
+    return str(text).upper()
+
+
+def _startswith(text: Any, prefix: Any) -> bool:
+    return str(text).startswith(str(prefix))
+
+
+def _endswith(text: Any, suffix: Any) -> bool:
+    return str(text).endswith(str(suffix))
+
+
+_NUMBERS = (float, int)
+
+
+def _mul(a: Any, b: Any) -> Any:
+    """`a * b` that refuses to build huge strings or lists."""
+    if a.__class__ in _NUMBERS and b.__class__ in _NUMBERS:
+        return a * b  # the common case, first
+    for seq, n in ((a, b), (b, a)):
+        sized = isinstance(seq, str | list | tuple) and isinstance(n, int)
+        if sized and n * len(seq) > MAX_SEQUENCE:
+            raise ValueError("sequence repetition too large")
+    return a * b
+
+
+def _pow(a: Any, b: Any) -> float:
+    """`a ** b` in floating point: never a huge integer."""
+    if not isinstance(b, int | float) or abs(b) > MAX_EXPONENT:
+        raise ValueError(f"exponent must be a number up to {MAX_EXPONENT}")
+    return float(a) ** b
+
+
+def _mod(a: Any, b: Any) -> Any:
+    """`a % b` on numbers only: no %-formatting of strings."""
+    if not isinstance(a, int | float) or not isinstance(b, int | float):
+        raise TypeError("% works on numbers only")
+    return a % b
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "abs": abs,
+    "min": min,
+    "max": max,
+    "round": round,
+    "len": len,
+    "float": float,
+    "int": int,
+    "str": str,
+    "lower": _lower,
+    "upper": _upper,
+    "startswith": _startswith,
+    "endswith": _endswith,
+}
+_GLOBALS: dict[str, Any] = {
+    "__builtins__": {},
+    **FUNCTIONS,
+    "_mul": _mul,
+    "_pow": _pow,
+    "_mod": _mod,
+}
+_GUARDED = {ast.Mult: "_mul", ast.Pow: "_pow", ast.Mod: "_mod"}
+_ALLOWED: tuple[type[ast.AST], ...] = (
+    ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
+    ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow,
+    ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn,
+    ast.Is, ast.IsNot, ast.IfExp, ast.Constant, ast.List, ast.Tuple, ast.Name, ast.Load,
+    ast.Call, ast.Subscript,
+)  # fmt: skip
+_HINTS: dict[type[ast.AST], str] = {
+    ast.Attribute: "attribute access (a.b) is not allowed; use field names, or field['key']",
+    ast.Lambda: "lambda is not allowed",
+    ast.ListComp: "comprehensions are not allowed",
+    ast.SetComp: "comprehensions are not allowed",
+    ast.DictComp: "comprehensions are not allowed",
+    ast.GeneratorExp: "generator expressions are not allowed",
+    ast.NamedExpr: "assignment (:=) is not allowed",
+    ast.Starred: "* unpacking is not allowed",
+    ast.Await: "await is not allowed",
+    ast.JoinedStr: "f-strings are not allowed; templates belong in title/message",
+    ast.Dict: "dict literals are not allowed; compare fields one by one",
+    ast.Set: "set literals are not allowed; use a list: x in [1, 2]",
+    ast.Slice: "slices are not allowed; index with a constant: field[0] or field['key']",
+    ast.BitAnd: "use `and` instead of &",
+    ast.BitOr: "use `or` instead of |",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Expression:
+    """A validated expression compiled to a code object; evaluate with the event's fields."""
+
+    source: str
+    code: CodeType
+    names: frozenset[str]  # field names it reads
+
+    def evaluate(self, data: Mapping[str, Any]) -> Any:
+        """Value of the expression for one event's fields (raises NameError on a missing field)."""
+        return eval(self.code, _GLOBALS, data)  # validated AST subset, no builtins
+
+
+def compile_expression(source: str) -> Expression:
+    """Validate `source` against the allowed subset and compile it once; raise ExpressionError."""
+    tree = _parse(source)
+    names = _validate(tree)
+    tree = ast.fix_missing_locations(_Guard().visit(tree))
+    return Expression(source, compile(tree, "<expression>", "eval"), frozenset(names))
+
+
+def check_expression(source: Any) -> str:
+    """Pydantic validator: accept the text only if it compiles."""
+    if not isinstance(source, str):
+        raise ExpressionError("expected an expression as text, e.g. equity < 1000")
+    compile_expression(source)
+    return source
+
+
+def _parse(source: str) -> ast.Expression:
+    if not source.strip():
+        raise ExpressionError("expression is empty")
+    if len(source) > MAX_LENGTH:
+        raise ExpressionError(f"expression is longer than {MAX_LENGTH} characters")
+    try:
+        return ast.parse(source.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ExpressionError(f"invalid expression syntax: {exc.msg} in {source!r}") from None
+    except (ValueError, RecursionError, MemoryError):
+        raise ExpressionError("expression is too deeply nested or malformed") from None
+
+
+def _validate(tree: ast.Expression) -> set[str]:
+    """Walk iteratively (no recursion on hostile depth) and collect the field names read."""
+    names: set[str] = set()
+    stack: list[tuple[ast.AST, int]] = [(tree, 0)]
+    count = 0
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise ExpressionError(f"expression has more than {MAX_NODES} parts; simplify it")
+        if depth > MAX_DEPTH:
+            raise ExpressionError(f"expression is nested deeper than {MAX_DEPTH} levels")
+        _check_node(node, names)
+        children = node.args if isinstance(node, ast.Call) else ast.iter_child_nodes(node)
+        stack.extend((child, depth + 1) for child in children)
+    return names
+
+
+def _check_node(node: ast.AST, names: set[str]) -> None:
+    if not isinstance(node, _ALLOWED):
+        hint = _HINTS.get(type(node)) or f"{type(node).__name__} is not allowed in an expression"
+        raise ExpressionError(hint)
+    if isinstance(node, ast.Name):
+        _check_name(node.id)
+        names.add(node.id)
+    elif isinstance(node, ast.Call):
+        _check_call(node)
+    elif isinstance(node, ast.Constant):
+        _check_constant(node.value)
+    elif isinstance(node, ast.Subscript):
+        _check_subscript(node)
+    elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+        _check_exponent(node.right)
+
+
+def _check_name(name: str) -> None:
+    if name.startswith("_"):
+        raise ExpressionError(f"names starting with '_' are not allowed: {name!r}")
+    if name in FUNCTIONS:
+        raise ExpressionError(f"{name!r} is a function: call it, e.g. {name}(x)")
+
+
+def _check_call(node: ast.Call) -> None:
+    func = node.func
+    if not isinstance(func, ast.Name):
+        raise ExpressionError(_HINTS.get(type(func)) or "only listed functions may be called")
+    if func.id not in FUNCTIONS:
+        allowed = ", ".join(sorted(FUNCTIONS))
+        raise ExpressionError(f"only these functions may be called: {allowed}")
+    if node.keywords:
+        raise ExpressionError(f"{func.id}() takes no keyword arguments here")
+
+
+def _check_constant(value: Any) -> None:
+    if isinstance(value, bytes | complex) or value is Ellipsis:
+        raise ExpressionError(
+            f"literal {value!r} is not allowed; use numbers, text, True/False/None"
+        )
+    if isinstance(value, str) and len(value) > 200:
+        raise ExpressionError("text literals are limited to 200 characters")
+    if isinstance(value, int) and abs(value) > 10**18:
+        raise ExpressionError("number literal is too large")
+
+
+def _check_subscript(node: ast.Subscript) -> None:
+    if not isinstance(node.value, ast.Name | ast.Subscript):
+        raise ExpressionError("only fields can be indexed: field['key'] or field[0]")
+    key = node.slice
+    if isinstance(key, ast.UnaryOp) and isinstance(key.op, ast.USub):
+        key = key.operand
+    if not (isinstance(key, ast.Constant) and type(key.value) in (str, int)):
+        raise ExpressionError("index with a constant only: field['key'] or field[0]")
+    if isinstance(key.value, str) and key.value.startswith("_"):
+        raise ExpressionError(f"keys starting with '_' are not allowed: {key.value!r}")
+
+
+def _check_exponent(right: ast.expr) -> None:
+    value = right.operand if isinstance(right, ast.UnaryOp) else right
+    number = value.value if isinstance(value, ast.Constant) else None
+    if isinstance(number, int | float) and abs(number) > MAX_EXPONENT:
+        raise ExpressionError(f"exponent {number} is too large (at most {MAX_EXPONENT})")
+
+
+class _Guard(ast.NodeTransformer):
+    """Route *, ** and % through size-checking helpers (rare in rules, so the cost is fine)."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:  # ast visitor naming
+        self.generic_visit(node)
+        helper = _GUARDED.get(type(node.op))
+        if helper is None:
+            return node
+        call = ast.Name(id=helper, ctx=ast.Load())
+        return ast.Call(func=call, args=[node.left, node.right], keywords=[])

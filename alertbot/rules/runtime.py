@@ -1,0 +1,325 @@
+"""Compiled rules: the per-event hot path for level (state) rules and one-off (event) rules."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from typing import Any, Protocol
+
+from alertbot.durations import format_duration
+from alertbot.events import Event, natural_key
+from alertbot.rules.config import FlappingConfig, RuleConfig, expand_kinds
+from alertbot.rules.expr import _GLOBALS, compile_expression
+from alertbot.rules.lifecycle import FIRING, INACTIVE, PENDING, Alert, Key, Lifecycle
+from alertbot.rules.templates import Template
+
+log = logging.getLogger(__name__)
+INF = float("inf")
+# Fields that make each occurrence distinct (one-off dedup; dropped from aggregate identities).
+OWN_IDS: dict[str, tuple[str, ...]] = {
+    "fill": ("id",),
+    "trade": ("id",),
+    "transfer": ("id",),
+    "order": ("order_id",),
+    "candle": ("started_at",),
+    "block": ("height",),
+}
+STATE_KINDS = frozenset(
+    {"account", "market", "orderbook", "position.changed", "candle", "source.polling"}
+)
+DEFAULT_TITLE = "{{ alert.rule }}{% if alert.label_text %} on {{ alert.label_text }}{% endif %}"
+
+
+class Sink(Protocol):
+    """What a rule tells the engine: a lifecycle transition, a one-off, or a timer to honour."""
+
+    def transition(self, rule: RuleRuntime, alert: Alert, status: str, now: float) -> None: ...
+    def occurrence(self, rule: RuleRuntime, alert: Alert, now: float) -> None: ...
+    def wake(self, at: float) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """A rule's effective notification settings (rule value, else defaults)."""
+
+    severity: str
+    notify: tuple[str, ...]
+    repeat: float
+    send_resolved: bool
+    group_wait: float
+    group_interval: float
+    flapping: FlappingConfig
+    dedup_window: float
+
+
+@dataclass(slots=True)
+class RuleStats:
+    """Per-rule counters for status pages and the benchmark."""
+
+    events: int = 0  # events of the rule's kinds seen
+    matched: int = 0  # events for which `when` held
+    missing_field: int = 0  # evaluations that hit a missing field (condition taken as false)
+    errors: int = 0  # evaluations that raised anything else (condition taken as false)
+    duplicates: int = 0  # one-offs already notified for the same identity
+    notifications: int = 0  # alerts included in emitted notifications
+    suppressed: int = 0  # alerts held back by a silence or an inhibition
+
+    def to_dict(self) -> dict[str, int]:
+        """Plain counters."""
+        return asdict(self)
+
+
+def rule_mode(cfg: RuleConfig) -> str:
+    """level, event, count, absent or change: which runtime evaluates this rule."""
+    for mode in ("absent", "count", "change"):
+        if getattr(cfg, mode) is not None:
+            return mode
+    if cfg.mode is not None:
+        return "level" if cfg.mode == "state" else "event"
+    if cfg.is_stateful_by_keys() or any(k in STATE_KINDS for k in expand_kinds(cfg.on)):
+        return "level"
+    return "event"
+
+
+def own_ids(kind: str) -> tuple[str, ...]:
+    """Fields that identify one occurrence of `kind` (e.g. a fill's id)."""
+    return OWN_IDS.get(kind) or OWN_IDS.get(kind.partition(".")[0], ())
+
+
+def identity_fields(cfg: RuleConfig, kind: str, aggregate: bool) -> tuple[str, ...]:
+    """group_by, else the natural key (without per-occurrence ids for aggregate conditions)."""
+    if cfg.group_by is not None:
+        return tuple(cfg.group_by)
+    fields = natural_key(kind)
+    if aggregate:
+        ids = own_ids(kind)
+        fields = tuple(f for f in fields if f not in ids)
+    return fields
+
+
+def key_of(fields: tuple[str, ...], event: Event) -> Key:
+    """Hashable identity values of an event (conn falls back to Event.conn)."""
+    data = event.data
+    out = []
+    for name in fields:
+        value = data.get(name, event.conn if name == "conn" else None)
+        out.append(value if isinstance(value, str | int | float | None) else repr(value))
+    return tuple(out)
+
+
+def label_text(value: Any) -> str:
+    """How a field value reads as a label."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def fingerprint(rule: str, labels: dict[str, str], extra: str = "") -> str:
+    """Stable id of an alert identity: rule + sorted labels (+ the occurrence for one-offs)."""
+    blob = json.dumps([rule, sorted(labels.items()), extra], separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class RuleRuntime:
+    """Base: compiled expressions and templates, identity helpers and the alert table."""
+
+    mode = "level"
+    aggregate = False
+
+    def __init__(self, cfg: RuleConfig, settings: Settings, sink: Sink) -> None:
+        self.cfg, self.name, self.settings, self.sink = cfg, cfg.name, settings, sink
+        self.kinds = expand_kinds(cfg.on)
+        self.when = compile_expression(cfg.when).code if cfg.when else None
+        self.resolve_when = compile_expression(cfg.resolve_when).code if cfg.resolve_when else None
+        self.lifecycle = Lifecycle(cfg.for_, settings.flapping)
+        self.alerts: dict[Key, Alert] = {}
+        self.fields = {k: identity_fields(cfg, k, self.aggregate) for k in self.kinds}
+        self.label_fields = self.fields[self.kinds[0]]
+        self.stats = RuleStats()
+        self.title = Template(cfg.title or DEFAULT_TITLE)
+        self.message = Template(cfg.message or "{{ alert.summary }}")
+        self._warned: set[str] = set()
+
+    @cached_property
+    def summary(self) -> str:
+        """What the rule checks, in words (the default message)."""
+        return self.describe()
+
+    def describe(self) -> str:
+        """Default message: what the rule checks, in words."""
+        kinds = ", ".join(self.cfg.on)
+        held = f" for {format_duration(self.cfg.for_)}" if self.cfg.for_ else ""
+        return f"{kinds}: {self.cfg.when}{held}" if self.cfg.when else f"{kinds} event{held}"
+
+    def handle(self, event: Event, now: float) -> None:
+        """Evaluate one event of a matching kind."""
+        raise NotImplementedError
+
+    def test(self, code: Any, data: dict[str, Any]) -> bool:
+        """Truth of a compiled expression; a missing field or an error counts as false."""
+        try:
+            return bool(eval(code, _GLOBALS, data))  # validated subset, no builtins
+        except Exception as exc:  # a bad value must not stop the loop
+            self.failed(exc)
+        return False
+
+    def failed(self, exc: Exception) -> None:
+        """Count and log (once per rule and field or error type) a failed evaluation."""
+        if isinstance(exc, NameError):
+            self.stats.missing_field += 1
+            self._warn_once(str(exc.name), "field {} is missing from the event")
+        else:
+            self.stats.errors += 1
+            self._warn_once(type(exc).__name__, f"evaluation failed ({exc})")
+
+    def _warn_once(self, what: str, message: str) -> None:
+        if what not in self._warned:
+            self._warned.add(what)
+            log.warning("rule %s: %s; condition taken as false", self.name, message.format(what))
+
+    def new_alert(self, key: Key, event: Event) -> Alert:
+        """Create and register the alert of an identity."""
+        labels = {
+            name: label_text(value) for name, value in zip(self.label_fields, key, strict=True)
+        }
+        labels.update(self.cfg.labels)
+        alert = Alert(self.name, key, labels, fingerprint(self.name, labels), event)
+        self.alerts[key] = alert
+        return alert
+
+    def observe(self, alert: Alert, holds: bool, now: float) -> None:
+        """Feed the lifecycle and pass transitions and timers to the engine."""
+        status = self.lifecycle.observe(alert, holds, now)
+        if status is not None:
+            self.sink.transition(self, alert, status, now)
+        if alert.state == PENDING or alert.flapping:
+            self.sink.wake(self.lifecycle.due(alert))
+
+    def holds_on(self, alert: Alert, event: Event, holds: bool) -> bool:
+        """Once firing, `resolve_when` (if any) decides: the alert holds until it is true."""
+        if alert.state == FIRING and self.resolve_when is not None:
+            return not self.test(self.resolve_when, event.data)
+        return holds
+
+    def resolve_by(self, event: Event, now: float) -> None:
+        """A `resolve_on` event: the alert with the same labels stops holding."""
+        if self.alerts:
+            alert = self.alerts.get(key_of(self.label_fields, event))
+            if alert is not None and alert.state != INACTIVE:
+                alert.event = event
+                self.observe(alert, False, now)
+
+    def advance(self, now: float) -> float:
+        """Let time pass: pending `for`, flap holds, forgetting; return the next due time."""
+        due = INF
+        for key, alert in list(self.alerts.items()):
+            if alert.state == PENDING or alert.flapping:
+                self.observe(alert, alert.holds, now)
+            if self.lifecycle.forgettable(alert, now):
+                del self.alerts[key]
+            else:
+                due = min(due, self.lifecycle.due(alert))
+        return due
+
+    def start(self, now: float) -> None:
+        """The engine's clock starts (absence timers begin here)."""
+
+    def context(self, alert: Alert, now: float) -> dict[str, Any]:
+        """Extra template values of this condition type (count, change ...)."""
+        return {}
+
+    def export(self) -> dict[str, Any]:
+        """JSON-safe state of this rule."""
+        return {"alerts": [a.to_json() for a in self.alerts.values() if a.state != INACTIVE]}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Inverse of export."""
+        for raw in state.get("alerts", []):
+            alert = Alert.from_json(self.name, raw)
+            self.alerts[alert.key] = alert
+
+
+class LevelRule(RuleRuntime):
+    """`when` describes a state (equity < 1000): pending, firing, resolved as it changes."""
+
+    def handle(self, event: Event, now: float) -> None:
+        """Hot path: an inactive identity whose condition is false costs one eval."""
+        self.stats.events += 1
+        holds = True
+        if self.when is not None:
+            try:  # `test` inlined: this line runs for every event of every level rule
+                holds = bool(eval(self.when, _GLOBALS, event.data))
+            except Exception as exc:  # counted and logged once, never raised
+                self.failed(exc)
+                holds = False
+        if holds:
+            self.stats.matched += 1
+        elif not self.alerts:
+            return
+        key = key_of(self.fields[event.kind], event)
+        alert = self.alerts.get(key)
+        if alert is None:
+            if not holds:
+                return
+            alert = self.new_alert(key, event)
+        alert.event = event
+        self.observe(alert, self.holds_on(alert, event, holds), now)
+
+
+class EventRule(RuleRuntime):
+    """One-off events (a fill): one notification per occurrence identity, never a resolve."""
+
+    mode = "event"
+
+    def __init__(self, cfg: RuleConfig, settings: Settings, sink: Sink) -> None:
+        super().__init__(cfg, settings, sink)
+        self.ids = {k: own_ids(k) for k in self.kinds}
+        self.seen: OrderedDict[tuple[Any, ...], float] = OrderedDict()
+
+    def describe(self) -> str:
+        """Default message of a one-off."""
+        return f"{', '.join(self.cfg.on)} event" + (f": {self.cfg.when}" if self.cfg.when else "")
+
+    def handle(self, event: Event, now: float) -> None:
+        """Notify once per occurrence; kinds without an id notify every matching event."""
+        self.stats.events += 1
+        if self.when is not None and not self.test(self.when, event.data):
+            return
+        self.stats.matched += 1
+        kind = event.kind
+        key = key_of(self.fields[kind], event)
+        ids = key_of(self.ids[kind], event)
+        if ids:
+            dedup = (kind, key, ids)
+            if dedup in self.seen:
+                self.stats.duplicates += 1
+                return
+            self.seen[dedup] = now
+        labels = {name: label_text(v) for name, v in zip(self.fields[kind], key, strict=True)}
+        labels.update(self.cfg.labels)
+        alert = Alert(self.name, key, labels, fingerprint(self.name, labels, f"{kind}{ids}"), event)
+        alert.state, alert.starts_at = FIRING, now
+        self.sink.occurrence(self, alert, now)
+
+    def advance(self, now: float) -> float:
+        """Forget occurrence ids older than dedup_window."""
+        horizon = now - self.settings.dedup_window
+        seen = self.seen
+        while seen and next(iter(seen.values())) < horizon:
+            seen.popitem(last=False)
+        return INF
+
+    def export(self) -> dict[str, Any]:
+        """Remembered occurrence ids, so a restart does not re-notify a snapshot's fills."""
+        return {"seen": [[list(k[1]), k[0], list(k[2]), t] for k, t in self.seen.items()]}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Inverse of export."""
+        for key, kind, ids, at in state.get("seen", []):
+            self.seen[(kind, tuple(key), tuple(ids))] = float(at)

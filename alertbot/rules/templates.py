@@ -1,0 +1,95 @@
+"""Alert titles and messages: Jinja2 in its immutable sandbox, compiled once, checked statically."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from alertbot.errors import AlertbotError
+
+MAX_TEMPLATE = 4000  # characters of template source
+MAX_OUTPUT = 4000  # characters of rendered text kept (Telegram's limit is 4096)
+MAX_REPEAT = 10_000  # longest string or list `*` may build
+
+
+class TemplateProblem(AlertbotError, ValueError):
+    """A template is malformed or uses something the sandbox forbids."""
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Sandbox that also bounds `*` and `**`, the two operators that can exhaust memory or CPU."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
+        """Refuse huge repetitions and exponents; everything else as usual."""
+        if operator_ == "**":
+            if not isinstance(right, int | float) or abs(right) > 100:
+                raise TemplateProblem("exponent too large in template")
+            return float(left) ** right
+        for seq, n in ((left, right), (right, left)):
+            sized = isinstance(seq, str | list | tuple) and isinstance(n, int)
+            if sized and n * len(seq) > MAX_REPEAT:
+                raise TemplateProblem("repetition too large in template")
+        return operator.mul(left, right)
+
+
+@lru_cache(maxsize=1)
+def environment() -> _Sandbox:
+    """The one shared sandbox: strict about undefined names so `check` catches typos."""
+    env = _Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+    env.filters["pct"] = lambda value, digits=2: f"{float(value) * 100:.{int(digits)}f}%"
+    env.filters["usd"] = lambda value, digits=2: f"{float(value):,.{int(digits)}f} USD"
+    return env
+
+
+class Template:
+    """A compiled template; `render` never raises (a broken render yields a readable fallback)."""
+
+    __slots__ = ("_compiled", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._compiled = environment().from_string(check_template(source))
+
+    def render(self, context: Mapping[str, Any]) -> str:
+        """Rendered text, truncated to MAX_OUTPUT; on error the source and the reason."""
+        try:
+            return self.render_strict(context)
+        except Exception as exc:  # user templates must never break the loop
+            return f"{self.source} (template error: {exc})"[:MAX_OUTPUT]
+
+    def render_strict(self, context: Mapping[str, Any]) -> str:
+        """Rendered text; raises on undefined names or sandbox violations (used by `check`)."""
+        return self._compiled.render(context)[:MAX_OUTPUT]
+
+
+def check_template(source: Any) -> str:
+    """Parse a template and refuse private attributes statically; return the source."""
+    if not isinstance(source, str):
+        raise TemplateProblem("expected template text")
+    if len(source) > MAX_TEMPLATE:
+        raise TemplateProblem(f"template is longer than {MAX_TEMPLATE} characters")
+    try:
+        tree = environment().parse(source)
+    except TemplateError as exc:
+        raise TemplateProblem(f"template syntax error: {exc}") from None
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter)):
+        _refuse_private(node)
+    return source
+
+
+def _refuse_private(node: nodes.Node) -> None:
+    name: Any = getattr(node, "attr", None)
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        name = node.arg.value
+    elif isinstance(node, nodes.Filter):
+        first = node.args[0] if node.name == "attr" and node.args else None
+        name = first.value if isinstance(first, nodes.Const) else None
+    if isinstance(name, str) and name.startswith("_"):
+        raise TemplateProblem(f"access to {name!r} is not allowed in templates")

@@ -1,0 +1,142 @@
+"""Checks that need more than one key: names that must exist, fields, templates on samples."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
+
+from alertbot.rules.build import NullSink, build_rule
+from alertbot.rules.config import RuleConfig, expand_kinds
+from alertbot.rules.expr import compile_expression
+from alertbot.rules.lifecycle import Alert
+from alertbot.rules.render import context
+from alertbot.rules.runtime import RuleRuntime, fingerprint, key_of, rule_mode
+from alertbot.rules.samples import known_fields, sample_event
+from alertbot.rules.templates import Template
+from alertbot.yamlpos import Path
+
+if TYPE_CHECKING:
+    from alertbot.config import Config
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A problem at a config path; warnings are printed but do not fail `check`."""
+
+    path: Path
+    message: str
+    warning: bool = False
+
+
+def semantic_problems(config: Config) -> list[tuple[str, str]]:
+    """Errors only, as (dotted key, message): what the engine refuses to start with."""
+    from alertbot.yamlpos import dotted
+
+    return [(dotted(f.path), f.message) for f in findings(config) if not f.warning]
+
+
+def findings(config: Config) -> list[Finding]:
+    """Every cross-key problem of the rules, defaults and inhibit sections."""
+    notifiers = list(config.notifiers)
+    out = list(_notify_names(("defaults", "notify"), config.defaults.notify, notifiers))
+    first: dict[str, int] = {}
+    for i, rule in enumerate(config.rules):
+        if rule.name in first:
+            msg = f"rule name {rule.name!r} is already used by rules[{first[rule.name]}]"
+            out.append(Finding(("rules", i, "name"), msg))
+        first.setdefault(rule.name, i)
+        out.extend(_rule_findings(("rules", i), rule, config, notifiers))
+    names = [r.name for r in config.rules]
+    for i, spec in enumerate(config.inhibit or ()):
+        for side in ("source", "target"):
+            for j, pattern in enumerate(getattr(spec, side).rules):
+                if not any(fnmatchcase(n, pattern) for n in names):
+                    msg = f"{pattern!r} matches no rule" + _hint(pattern, names)
+                    out.append(Finding(("inhibit", i, side, "rules", j), msg))
+    return out
+
+
+def _rule_findings(
+    at: Path, rule: RuleConfig, config: Config, notifiers: list[str]
+) -> list[Finding]:
+    out = list(_notify_names((*at, "notify"), rule.notify, notifiers))
+    kinds = expand_kinds(rule.on)
+    fields = frozenset().union(*(known_fields(k) for k in kinds))
+    for key in ("when", "resolve_when"):
+        source = getattr(rule, key)
+        if source is not None:
+            out.extend(_unknown_fields((*at, key), source, fields, kinds))
+    for j, name in enumerate(rule.group_by or ()):
+        if name not in fields and name != "conn":
+            out.append(Finding((*at, "group_by", j), _unknown(name, fields, kinds)))
+    if rule.change is not None and rule.change.of not in fields:
+        out.append(Finding((*at, "change", "of"), _unknown(rule.change.of, fields, kinds)))
+    out.extend(_combinations(at, rule, kinds))
+    if not out:
+        out.extend(_templates(at, rule, config, kinds))
+    return out
+
+
+def _notify_names(at: Path, names: list[str] | None, notifiers: list[str]) -> Iterator[Finding]:
+    for j, name in enumerate(names or ()):
+        if name not in notifiers:
+            known = ", ".join(notifiers) or "none"
+            yield Finding((*at, j), f"no notifier named {name!r} (notifiers: {known})")
+
+
+def _unknown_fields(
+    at: Path, source: str, fields: frozenset[str], kinds: tuple[str, ...]
+) -> Iterator[Finding]:
+    for name in sorted(compile_expression(source).names - fields):
+        yield Finding(at, _unknown(name, fields, kinds))
+
+
+def _unknown(name: str, fields: frozenset[str], kinds: tuple[str, ...]) -> str:
+    what = kinds[0] if len(kinds) == 1 else f"{kinds[0]} (and {len(kinds) - 1} more kinds)"
+    hint = _hint(name, sorted(fields))
+    return f"unknown field {name!r} for {what}{hint or '; fields: ' + ', '.join(sorted(fields))}"
+
+
+def _hint(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _combinations(at: Path, rule: RuleConfig, kinds: tuple[str, ...]) -> Iterator[Finding]:
+    mode = rule_mode(rule)
+    if rule.resolve_on:
+        both = set(kinds) & set(expand_kinds(rule.resolve_on))
+        if both:
+            msg = f"resolve_on overlaps on: {', '.join(sorted(both))} would fire and resolve"
+            yield Finding((*at, "resolve_on"), msg)
+    if rule.resolve_when and mode in ("count", "absent"):
+        yield Finding((*at, "resolve_when"), f"resolve_when does not apply to {mode} rules")
+    if mode == "level" and rule.when is None and not rule.resolve_on:
+        msg = "a state rule without `when` or `resolve_on` fires once and never resolves"
+        yield Finding(at, msg, warning=True)
+
+
+def _templates(at: Path, rule: RuleConfig, config: Config, kinds: tuple[str, ...]) -> list[Finding]:
+    """Render title and message against each kind's sample event, firing and resolved."""
+    rt = build_rule(rule, config, NullSink())
+    for kind in kinds:
+        for key, template in (("title", rt.title), ("message", rt.message)):
+            problem = _render_problem(rt, template, kind)
+            if problem:
+                return [Finding((*at, key), f"template fails on a sample {kind} event: {problem}")]
+    return []
+
+
+def _render_problem(rt: RuleRuntime, template: Template, kind: str) -> str | None:
+    event = sample_event(kind)
+    key = key_of(rt.fields[kind], event)
+    alert = Alert(rt.name, key, dict(rt.cfg.labels), fingerprint(rt.name, {}), event)
+    for status in ("firing", "resolved"):
+        try:
+            template.render_strict(context(rt, alert, status, event.at, False))
+        except Exception as exc:  # any failure is the user's to fix
+            return str(exc)
+    return None

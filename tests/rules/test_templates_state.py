@@ -1,0 +1,76 @@
+"""Template sandbox, and alert state surviving export/import (restart or reload)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from alertbot.rules import Engine
+from alertbot.rules.templates import Template, TemplateProblem
+from tests.rules.helpers import brief, config, engine, ev, run
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ ''.__class__ }}",
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ x['__globals__'] }}",
+        "{{ ''|attr('__class__') }}",
+        "{{ cycler.__init__.__globals__ }}",
+        "{{ 'a' * 100000000 }}",
+        "{{ 2 ** 100000 }}",
+        "{% for x in ",
+    ],
+)
+def test_hostile_templates_are_refused_or_blocked(source):
+    with pytest.raises((TemplateProblem, Exception)) as info:
+        Template(source).render_strict({"x": {}})
+    assert not isinstance(info.value, MemoryError)
+
+
+def test_dunder_access_is_refused_at_check_time():
+    with pytest.raises(TemplateProblem, match="__class__"):
+        Template("{{ ''.__class__ }}")
+
+
+def test_runtime_render_never_raises():
+    text = Template("Equity {{ equty }}").render({"equity": 1})
+    assert "template error" in text
+
+
+def test_filters_and_truncation():
+    assert Template("{{ x | pct }} {{ y | usd(0) }}").render({"x": 0.1234, "y": 1234.5}) == (
+        "12.34% 1,234 USD"
+    )
+    assert len(Template("{{ 'a' * 5000 }}").render({})) <= 4096
+
+
+def test_state_survives_export_and_import_for_unchanged_rules():
+    rules = """
+    - {name: low, on: account, when: equity < 1000, for: 30s}
+    - {name: storm, on: connection.reconnect, count: 3, within: 2m}
+    - {name: filled, on: fill}
+    """
+    first = engine(rules)
+    run(
+        first,
+        [(0, ev("account", equity=900)), (0, ev("connection.reconnect")), (0, ev("fill"))],
+        40,
+    )
+    saved = json.loads(json.dumps(first.export_state()))  # JSON-serialisable
+    second = engine(rules)
+    second.import_state(saved)
+    assert [(a.rule, a.state) for a in second.active_alerts()] == [("low", "firing")]
+    notes = run(second, [(50, ev("fill")), (60, ev("account", equity=2000))], 61)
+    assert brief(notes) == [(60, "low", "resolved")]  # no re-notified fill, resolve still sent
+    assert second.export_state()["rules"]["storm"]["windows"][0][1] == [0.0]
+
+
+def test_changed_rules_start_fresh():
+    first = engine("- {name: low, on: account, when: equity < 1000}")
+    run(first, [(0, ev("account", equity=900))], 1)
+    changed = Engine(config("- {name: low, on: account, when: equity < 500}"))
+    changed.import_state(first.export_state())
+    assert changed.active_alerts() == []
