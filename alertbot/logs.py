@@ -40,3 +40,7 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Libraries that narrate every job run or request at INFO: keep them for --log-level debug.
+    quiet = logging.DEBUG if level == "debug" else logging.WARNING
+    for name in ("apscheduler", "websockets", "httpx", "httpcore"):
+        logging.getLogger(name).setLevel(quiet)
