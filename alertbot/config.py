@@ -144,6 +144,8 @@ class Config(Strict):
     inhibit: list[InhibitRule] | None = (
         None  # None: the documented default (transport inhibits data)
     )
+    delivery: dict[str, Any] = {}  # outbox, retries, fallback (typed by the delivery module)
+    plugins_dir: str = "plugins"  # local one-file plugins are loaded only from here
 
 
 def load_config(path: str | os.PathLike[str], *, env: dict[str, str] | None = None) -> Config:

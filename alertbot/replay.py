@@ -19,7 +19,7 @@ from alertbot.source.normalize import Normalizer
 from alertbot.source.problems import ProblemLog
 from alertbot.source.recording import replay_events
 
-TICK = 1.0  # engine ticks on the recording's clock, so `for`, absence and repeat fire on time
+TICK = 1.0  # the longest the engine waits between ticks, on the recording's clock
 
 
 @dataclass
@@ -51,20 +51,32 @@ class ReplaySummary:
 def engine_run(
     engine: Engine, events: Iterable[Event], summary: ReplaySummary
 ) -> Iterator[Notification]:
-    """Drive the engine with events and ticks on the events' own clock."""
-    next_tick: float | None = None
+    """Drive the engine with events, and with ticks exactly when its timers fall due."""
+    last = None
     for event in events:
         summary.events += 1
         summary.start = event.at if summary.start is None else summary.start
         summary.end = event.at
-        if next_tick is None:
-            next_tick = event.at + TICK
-        while next_tick <= event.at:
-            yield from engine.tick(next_tick)
-            next_tick += TICK
+        if last is not None:
+            yield from _ticks_until(engine, last, event.at)
+        last = event.at
         yield from engine.process(event, event.at)
-    if summary.end is not None:
-        yield from engine.tick(summary.end + TICK)
+    if last is not None:
+        yield from _ticks_until(engine, last, last + TICK)
+        yield from engine.tick(last + TICK)
+
+
+def _ticks_until(engine: Engine, after: float, until: float) -> Iterator[Notification]:
+    """Tick at each due time in (after, until), and at least every TICK seconds."""
+    now = after
+    while True:
+        due = min(engine.next_due(), now + TICK)
+        if due <= now:  # a timer due in the past: run it now, then move on
+            due = now + 1e-6
+        if due >= until:
+            return
+        yield from engine.tick(due)
+        now = due
 
 
 def replay(config: Config, recording: str | Path, out: IO[str], *, as_json: bool) -> ReplaySummary:

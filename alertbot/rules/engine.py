@@ -101,6 +101,10 @@ class Engine:
             out.extend(self._flush(now))
         return out
 
+    def next_due(self) -> float:
+        """When a timer or a group flush is next due (inf if none): replay ticks exactly then."""
+        return min(self._wake, self._grouper.next_due)
+
     def tick(self, now: float) -> list[Notification]:
         """Let time pass: `for`, absence, windows, repeat, silence expiry and group flushes."""
         if not self._started:
