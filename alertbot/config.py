@@ -17,7 +17,8 @@ from pydantic import (
     model_validator,
 )
 
-from alertbot.durations import parse_duration
+from alertbot.durations import Duration as Duration  # re-exported for config models
+from alertbot.durations import PositiveDuration as PositiveDuration
 from alertbot.errors import ConfigError, Problem
 from alertbot.rules.config import SECTION_MODELS, DefaultsConfig, InhibitRule, Rules
 from alertbot.source.address import SubaccountRef, parse_subaccount
@@ -33,14 +34,6 @@ NETWORKS = {
 CANDLE_RESOLUTIONS = ("1MIN", "5MINS", "15MINS", "30MINS", "1HOUR", "4HOURS", "1DAY")
 
 
-def _duration(value: Any) -> Any:
-    if isinstance(value, str):
-        return parse_duration(value)
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 30s")
-    return value
-
-
 def _subaccount(value: Any) -> Any:
     return value if isinstance(value, SubaccountRef) else parse_subaccount(value)
 
@@ -49,10 +42,8 @@ def _parent_subaccount(value: Any) -> Any:
     return value if isinstance(value, SubaccountRef) else parse_subaccount(value, parent=True)
 
 
-Duration = Annotated[float, BeforeValidator(_duration), Field(ge=0)]
 Subaccount = Annotated[SubaccountRef, BeforeValidator(_subaccount)]
 ParentSubaccount = Annotated[SubaccountRef, BeforeValidator(_parent_subaccount)]
-PositiveDuration = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
 
 
 class Strict(BaseModel):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -30,3 +33,17 @@ def format_duration(seconds: float) -> str:
             count, rest = divmod(rest, size)
             parts.append(f"{count}{unit}")
     return "".join(parts) or "0s"
+
+
+def _coerce(value: Any) -> Any:
+    """pydantic hook: '30s' -> 30.0; plain numbers are seconds; booleans are refused."""
+    if isinstance(value, str):
+        return parse_duration(value)
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s")
+    return value
+
+
+# Config field types: a duration written as text or as a number of seconds.
+Duration = Annotated[float, BeforeValidator(_coerce), Field(ge=0)]
+PositiveDuration = Annotated[float, BeforeValidator(_coerce), Field(gt=0)]

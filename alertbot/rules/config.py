@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from alertbot.durations import parse_duration
+from alertbot.durations import Duration as Duration  # re-exported for config models
+from alertbot.durations import PositiveDuration as PositiveDuration
 from alertbot.events import DATA_KINDS, KINDS
 from alertbot.rules.expr import check_expression
 from alertbot.rules.templates import check_template
@@ -17,14 +18,6 @@ from alertbot.rules.templates import check_template
 Severity = Literal["info", "warning", "error", "critical"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 _COMPARISON = re.compile(r"^\s*(<=|>=|<|>)\s*([+-]?\d+(?:\.\d+)?)\s*$")
-
-
-def _duration(value: Any) -> Any:
-    if isinstance(value, str):
-        return parse_duration(value)
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 30s")
-    return value
 
 
 def _kinds(value: Any) -> tuple[str, ...]:
@@ -80,8 +73,6 @@ def parse_comparison(value: str) -> tuple[str, float]:
     return match.group(1), float(match.group(2))
 
 
-Duration = Annotated[float, BeforeValidator(_duration), Field(ge=0)]
-PositiveDuration = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
 Kinds = Annotated[tuple[str, ...], BeforeValidator(_kinds)]
 Expr = Annotated[str, AfterValidator(check_expression)]
 Tmpl = Annotated[str, AfterValidator(check_template)]
