@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from heapq import heapify, heappop, heappush
 from typing import Any
+
+from alertbot.source.numbers import BAD_ITEM, BadValue, num
+
+BadLevel = Callable[[Exception, Any], None]  # told about each level it could not apply
+Top = tuple[float | None, float | None, float | None, float | None]
 
 
 class BookSide:
@@ -70,7 +76,7 @@ class Book:
         self.ticker = ticker
         self.bids = BookSide(-1.0)
         self.asks = BookSide(1.0)
-        self.top: tuple[float | None, float | None, float | None, float | None] | None = None
+        self.top: Top | None = None
 
     def top_changed(self) -> bool:
         """True when best bid/ask or their sizes moved since the last call (not deep levels).
@@ -78,17 +84,39 @@ class Book:
         Most level updates are deep in the book; an `orderbook` event per update would flood rules
         with identical top-of-book values, so events are emitted only when the top changes.
         """
-        bb, ba = self.bids.best(), self.asks.best()
+        return self.moved() is not None
+
+    def moved(self) -> Top | None:
+        """The new (best bid, best ask, bid size, ask size) if it moved since the last call."""
+        bids, asks = self.bids, self.asks
+        bb = bids.cached
+        if bb is None:
+            bb = bids.best()
+        ba = asks.cached
+        if ba is None:
+            ba = asks.best()
         top = (
             bb,
             ba,
-            None if bb is None else self.bids.levels[bb],
-            None if ba is None else self.asks.levels[ba],
+            None if bb is None else bids.levels[bb],
+            None if ba is None else asks.levels[ba],
         )
         if top == self.top:
-            return False
+            return None
         self.top = top
-        return True
+        return top
+
+    def update(self, bids: Any, asks: Any, bad: BadLevel) -> dict[str, Any] | None:
+        """Apply update levels ([price, size] arrays); the summary if the top moved, else None.
+
+        The hot path of the order book channel: levels are parsed and applied in one loop.
+        """
+        if bids:
+            _apply(bids, self.bids, self.asks, bad)
+        if asks:
+            _apply(asks, self.asks, self.bids, bad)
+        top = self.moved()
+        return None if top is None else self._summary(top)
 
     def bid(self, price: float, size: float) -> None:
         """Set a bid level and drop asks at or below it."""
@@ -113,6 +141,17 @@ class Book:
     def summary(self) -> dict[str, Any]:
         """The `orderbook` event fields."""
         bb, ba = self.bids.best(), self.asks.best()
+        return self._summary(
+            (
+                bb,
+                ba,
+                None if bb is None else self.bids.levels[bb],
+                None if ba is None else self.asks.levels[ba],
+            )
+        )
+
+    def _summary(self, top: Top) -> dict[str, Any]:
+        bb, ba, bid_size, ask_size = top
         mid = spread = bps = None
         if bb is not None and ba is not None:
             mid = (bb + ba) / 2.0
@@ -122,11 +161,34 @@ class Book:
             "ticker": self.ticker,
             "best_bid": bb,
             "best_ask": ba,
-            "bid_size": None if bb is None else self.bids.levels[bb],
-            "ask_size": None if ba is None else self.asks.levels[ba],
+            "bid_size": bid_size,
+            "ask_size": ask_size,
             "mid": mid,
             "spread": spread,
             "spread_bps": bps,
             "bid_levels": len(self.bids.levels),
             "ask_levels": len(self.asks.levels),
         }
+
+
+def _apply(levels: Any, side: BookSide, other: BookSide, bad: BadLevel) -> None:
+    """Set [price, size] levels on `side` (as Book.bid/ask do), reporting each bad level."""
+    sign = other.sign  # a level crosses `other` where sign * other_best <= sign * price
+    for level in levels:
+        try:
+            text = level[0]
+            price = float(text) if text.__class__ is str else num(text)
+            if price - price != 0.0:  # NaN or infinity spelled as a string
+                raise BadValue("non-numeric value")
+            text = level[1]
+            size = float(text) if text.__class__ is str else num(text)
+            if size - size != 0.0:
+                raise BadValue("non-numeric value")
+            side.set(price, size)
+            if size:
+                best = other.cached if other.cached is not None else other.best()
+                while best is not None and sign * best <= sign * price:
+                    other.drop_best()
+                    best = other.best()
+        except BAD_ITEM as exc:
+            bad(exc, level)

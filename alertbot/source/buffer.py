@@ -20,14 +20,19 @@ class EventBuffer:
         self._ready = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
+        self._waiting = False  # the consumer sleeps in take(): the next put must wake it
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def put(self, events: list[Event]) -> None:
-        """Append without waiting (call `room()` afterwards when len() >= limit)."""
-        self._items += events
-        self._ready.set()
+    def put(self, events: list[Event]) -> bool:
+        """Append without waiting; True when the buffer is full (then await `room()`)."""
+        items = self._items
+        items += events
+        if self._waiting:
+            self._waiting = False
+            self._ready.set()
+        return len(items) >= self.limit
 
     async def room(self) -> None:
         """Wait until the consumer has taken what is buffered, if the buffer is full."""
@@ -39,7 +44,11 @@ class EventBuffer:
         """Everything buffered, waiting for at least one event."""
         while not self._items:
             self._ready.clear()
-            await self._ready.wait()
+            self._waiting = True
+            try:
+                await self._ready.wait()
+            finally:
+                self._waiting = False
         items, self._items = self._items, []
         self._room.set()
         return items

@@ -148,8 +148,7 @@ class IndexerSource:
             yield await self.buffer.take()
 
     async def _emit(self, events: list[Event]) -> None:
-        self.buffer.put(events)
-        if len(self.buffer) >= self.buffer.limit:
+        if self.buffer.put(events):
             await self.buffer.room()
 
     # --- connections --------------------------------------------------------------------------
@@ -224,19 +223,18 @@ class IndexerSource:
             self._sender(index, ws, sendq), name=f"alertbot-subscribe-{index}"
         )
         feed, clock, on_raw, buffer = self.feed, self.clock, self._on_raw, self.buffer
+        recv, receive, put = ws.recv, feed.receive, buffer.put
         try:
             while True:
-                raw = await ws.recv(decode=False)
+                raw = await recv(decode=False)
                 now = clock()
                 if on_raw is not None:
                     on_raw(index, now, raw)
-                events = feed.receive(index, raw, now)
+                events = receive(index, raw, now)
                 if feed.actions:
                     self._act()
-                if events:
-                    buffer.put(events)
-                    if len(buffer) >= buffer.limit:
-                        await buffer.room()
+                if events and put(events):
+                    await buffer.room()
         finally:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):

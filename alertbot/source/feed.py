@@ -167,36 +167,39 @@ class Feed:
         """Handle one decoded message (replay feeds recordings in here directly)."""
         state = self.conns.get(index) or self.conn(index, now)
         state.last_message_at = now
-        if type(msg) is not dict:
+        if msg.__class__ is not dict:
             self.problems("frame that is not a JSON object", raw or msg)
             return []
-        mtype = msg.get("type")
-        if mtype == "channel_data":  # the hot path: one lookup, gap check inlined
+        if msg.get("type") == "channel_data":  # the hot path: one lookup, gap check inlined
             sub = state.pairs.get((msg.get("channel"), msg.get("id")))
-            mid = msg.get("message_id")
-            gaps = state.gaps
-            if sub is not None and sub.status == ACTIVE and mid == gaps.highest + 1:
-                gaps.highest = mid
-                sub.messages += 1
-                update = sub.update or self._updater(sub)
-                contents = msg.get("contents")
-                try:
-                    events: list[Event] = update(
-                        sub.sub.id, contents, now, index, msg.get("subaccountNumber")
-                    )
-                except BAD_ITEM as exc:
-                    self.normalizer.update_failed(sub.sub.channel, exc, contents)
+            if sub is not None and sub.status == ACTIVE:
+                mid = msg.get("message_id")
+                gaps = state.gaps
+                if mid == gaps.highest + 1:
+                    gaps.highest = mid
+                    sub.messages += 1
+                    contents = msg.get("contents")
+                    try:
+                        events: list[Event] = (sub.update or self._updater(sub))(
+                            sub.sub.id, contents, now, index, msg.get("subaccountNumber")
+                        )
+                        return events
+                    except BAD_ITEM as exc:
+                        self.normalizer.update_failed(sub.sub.channel, exc, contents)
+                    except Exception as exc:  # a shape nobody foresaw must not stop the others
+                        self._unforeseen(exc, raw or msg)
                     return []
-                except Exception as exc:  # a shape nobody foresaw must not stop the others
-                    self._unforeseen(exc, raw or msg)
-                    return []
-                return events
+        return self._other(state, msg, now, raw)
+
+    def _other(self, state: ConnState, msg: dict[str, Any], now: float, raw: Any) -> list[Event]:
+        """Every message but in-order updates: dispatch by type, with the gap check."""
+        mtype = msg.get("type")
         handler = self._handlers.get(mtype)
         if handler is None:
             self.problems(f"message of unknown type {mtype!r}", raw or msg)
             return []
         mid = msg.get("message_id")
-        events = []
+        events: list[Event] = []
         if type(mid) is int and handler is not self._connected and state.gaps.see(mid, now):
             missing = sorted(state.gaps.missing)
             events = self._gap(state, now, missing, "too many missing messages")

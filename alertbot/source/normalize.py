@@ -44,6 +44,7 @@ class Normalizer:
         self.last_block: int | None = None
         self.subs = Subaccounts(self.markets, self._problem, lambda: self.last_block)
         self._ids: dict[str, tuple[str, int]] = {}
+        self._bad = self._bad_level  # bound once: the order book hot path passes it along
         self._snapshots: dict[str, Handler] = {
             "v4_subaccounts": self._sub_snapshot,
             "v4_parent_subaccounts": self._parent_snapshot,
@@ -306,26 +307,16 @@ class Normalizer:
         self, sub_id: str | None, contents: Any, now: float, conn: int, _child: int | None
     ) -> list[Event]:
         """Update levels are [price, size] arrays with the absolute size; "0" deletes."""
-        ticker = _need(sub_id)
-        book = self.books.get(ticker)
+        book = self.books.get(sub_id) if sub_id is not None else None
         if book is None:
-            book = self.books[ticker] = Book(ticker)
-        bids = contents.get("bids")
-        if bids:
-            self._levels(book.bid, bids)
-        asks = contents.get("asks")
-        if asks:
-            self._levels(book.ask, asks)
-        if not book.top_changed():
+            book = self.books[_need(sub_id)] = Book(_need(sub_id))
+        summary = book.update(contents.get("bids"), contents.get("asks"), self._bad)
+        if summary is None:
             return []
-        return [Event("orderbook", now, book.summary(), conn)]
+        return [Event("orderbook", now, summary, conn)]
 
-    def _levels(self, apply: Callable[[float, float], None], levels: Any) -> None:
-        for level in levels:
-            try:
-                apply(num(level[0]), num(level[1]))
-            except BAD_ITEM as exc:
-                self._problem(f"orderbook level: {describe(exc)}", level)
+    def _bad_level(self, exc: Exception, level: Any) -> None:
+        self._problem(f"orderbook level: {describe(exc)}", level)
 
     # --- trades, candles, block height -------------------------------------------------------
 

@@ -218,3 +218,16 @@ def test_property_garbage_never_raises(channel, snapshot, contents) -> None:
         assert isinstance(rest(ADDR, 0, contents, 1.0), list)
     assert isinstance(n.rest_markets(contents, 1.0), list)
     assert isinstance(n.rest_order(contents, 1.0), list)
+
+
+def test_non_finite_and_non_string_levels_are_refused_like_num() -> None:
+    n, rec = make()
+    levels = [["nan", "1"], ["5", "inf"], [True, "1"], ["4", None], [6, 1.5], ["3", "1"]]
+    [ev] = n.update("v4_orderbook", "X", {"bids": levels}, 1.0, 0)
+    assert (ev.data["best_bid"], ev.data["bid_size"], ev.data["bid_levels"]) == (6.0, 1.5, 2)
+    assert [reason for reason, _ in rec.calls] == [
+        "orderbook level: non-numeric value",
+        "orderbook level: non-numeric value",
+        "orderbook level: non-numeric value",
+        "orderbook level: non-numeric value",
+    ]

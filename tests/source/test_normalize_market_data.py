@@ -209,3 +209,24 @@ def test_block_height_emitted_once_per_new_height() -> None:
     [ev] = n.rest_height({"height": "12", "time": "t2"}, 3)
     assert ev.conn == -1
     assert ev.data["height"] == 12
+
+
+def test_update_fast_path_matches_bid_ask_and_top_changed() -> None:
+    """Book.update (the hot path) agrees with Book.bid/ask + top_changed + summary."""
+    import random
+
+    rng = random.Random(3)
+    fast, slow = Normalizer(on_problem=_fail), Book("BTC-USD")
+    fast.snapshot(OB, "BTC-USD", book_snapshot(), 1.0, 0)
+    for level in book_snapshot()["bids"]:
+        slow.bid(float(level["price"]), float(level["size"]))
+    for level in book_snapshot()["asks"]:
+        slow.ask(float(level["price"]), float(level["size"]))
+    slow.top_changed()
+    for step in range(3000):
+        side = rng.choice(["bids", "asks"])
+        price, size = rng.randint(90, 110), rng.choice([0, 0, 1, 2, 3])
+        events = fast.update(OB, "BTC-USD", {side: [[str(price), str(size)]]}, 2.0, 0)
+        (slow.bid if side == "bids" else slow.ask)(float(price), float(size))
+        expected = [slow.summary()] if slow.top_changed() else []
+        assert [e.data for e in events] == expected, step
