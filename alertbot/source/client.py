@@ -21,7 +21,8 @@ from alertbot.durations import format_duration
 from alertbot.events import Event
 from alertbot.source.backoff import Backoff
 from alertbot.source.buffer import EventBuffer
-from alertbot.source.feed import Action, Feed
+from alertbot.source.connstate import Action
+from alertbot.source.feed import Feed
 from alertbot.source.normalize import Normalizer
 from alertbot.source.problems import ProblemLog
 from alertbot.source.rest import IndexerRest

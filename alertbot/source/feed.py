@@ -2,77 +2,29 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
 from alertbot.events import Event
+from alertbot.source.connstate import (
+    ACTIVE,
+    PENDING,
+    REJECTED,
+    WAITING,
+    WANTED,
+    Action,
+    ConnState,
+    SubState,
+    index_sub,
+)
 from alertbot.source.gaps import GapDetector
 from alertbot.source.normalize import Normalizer
 from alertbot.source.numbers import BAD_ITEM
-from alertbot.source.problems import ProblemLog, truncate
-from alertbot.source.subscriptions import ACCOUNT_CHANNELS, Subscription, key_of
-
-WANTED, PENDING, ACTIVE, WAITING, REJECTED = "wanted", "pending", "active", "waiting", "rejected"
-FIRST_RETRY = 2.0  # a failed snapshot fetch is retried once quickly, then after the cooldown
-
-
-class Action(NamedTuple):
-    """Something the I/O layer must do: subscribe, reconnect (`resync` also reconciles), move."""
-
-    kind: str  # "subscribe" | "reconnect" | "resync" | "move" | "slow_down" | "reconcile"
-    conn: int
-    sub: Subscription | None = None
-    reason: str = ""
-
-
-@dataclass
-class SubState:
-    """One subscription on one connection."""
-
-    sub: Subscription
-    status: str = WANTED
-    failures: int = 0
-    retry_at: float = 0.0
-    messages: int = 0  # snapshots and updates received, for metrics
-    update: Any = None  # the normalizer's handler for this channel (hot path), set on first use
-
-
-@dataclass
-class ConnState:
-    """What the feed knows about one connection (an index, stable across reconnects)."""
-
-    index: int
-    gaps: GapDetector
-    subs: dict[str, SubState] = field(default_factory=dict)
-    pairs: dict[tuple[Any, Any], SubState] = field(default_factory=dict)  # (channel, id) as sent
-    up: bool = False
-    connection_id: str = ""
-    connected_at: float = 0.0
-    last_message_at: float = 0.0
-    lost_at: float | None = None  # set while down after having been up
-    down_since: float = 0.0  # set while down, from start too (drives the polling fallback)
-    attempts: int = 0  # failed connection attempts since the loss
-    stale: bool = False
-    last_code: int | None = None
-
-
-ErrorHandler = Callable[[ConnState, dict[str, Any], re.Match[str], float], list[Event]]
-_ERRORS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^Internal error, could not fetch data for subscription: (\w+)\.?$"), "fetch"),
-    (re.compile(r"^Invalid subscribe message: already subscribed \((\w+)-(.*)\)$"), "already"),
-    (re.compile(r"^Per-connection subscription limit reached for (\w+) \(limit=(\d+)\)"), "cap"),
-    (re.compile(r"^Too many subscribe attempts for channel (\w+)-(.*?)\."), "too_fast"),
-    (re.compile(r"^Too many invalid messages"), "too_fast"),
-    (re.compile(r"^Invalid subscription id for channel: \((\w+)-(.*)\)$"), "invalid"),
-    (re.compile(r"^Invalid channel: (.*)$"), "invalid"),
-    (re.compile(r"^Invalid id: (.*)$"), "invalid"),
-    (re.compile(r"^Because this address appears to be a resident of"), "blocked"),
-    (re.compile(r"^Invalid (subscribe )?message"), "ours"),
-]
+from alertbot.source.problems import ProblemLog
+from alertbot.source.server_errors import ServerErrors
+from alertbot.source.subscriptions import Subscription, key_of
 
 
 class Feed:
@@ -107,16 +59,7 @@ class Feed:
             "channel_data": self._data,
             "channel_batch_data": self._batch,
             "unsubscribed": self._unsubscribed,
-            "error": self._error,
-        }
-        self._error_handlers: dict[str, ErrorHandler] = {
-            "fetch": self._on_fetch,
-            "already": self._on_already,
-            "cap": self._on_cap,
-            "too_fast": self._on_too_fast,
-            "invalid": self._on_invalid,
-            "blocked": self._on_blocked,
-            "ours": self._on_ours,
+            "error": ServerErrors(self),
         }
 
     # --- set-up by the I/O layer -------------------------------------------------------------
@@ -131,7 +74,7 @@ class Feed:
     def assign(self, index: int, sub: Subscription, now: float = 0.0) -> None:
         """Make `sub` part of connection `index` (subscribed at its next `connected`)."""
         state = self.conn(index, now)
-        _index(state, SubState(sub))
+        index_sub(state, SubState(sub))
         if state.up:
             self.actions.append(Action("subscribe", index, sub))
 
@@ -302,7 +245,7 @@ class Feed:
         found = state.subs.get(key)
         if found is None:  # replay, or a subscription the server kept: follow it all the same
             sub_id = None if key == channel else msg.get("id")
-            found = _index(state, SubState(Subscription(channel, sub_id), WANTED))
+            found = index_sub(state, SubState(Subscription(channel, sub_id), WANTED))
         return found
 
     def _subscribed(self, state: ConnState, msg: dict[str, Any], now: float) -> list[Event]:
@@ -331,11 +274,14 @@ class Feed:
         if sub.status != ACTIVE or type(contents) is not list:
             self.problems("batch before its snapshot or without a list", msg)
             return []
-        child = msg.get("subaccountNumber")
-        update, channel, sub_id = self.normalizer.update, sub.sub.channel, sub.sub.id
+        child, index, sub_id = msg.get("subaccountNumber"), state.index, sub.sub.id
+        update = sub.update or self._updater(sub)
         events: list[Event] = []
-        for item in contents:
-            events += update(channel, sub_id, item, now, state.index, child)
+        for item in contents:  # one bad item is reported and skipped; the rest still count
+            try:
+                events += update(sub_id, item, now, index, child)
+            except BAD_ITEM as exc:
+                self.normalizer.update_failed(sub.sub.channel, exc, item)
         return events
 
     def _unsubscribed(self, state: ConnState, msg: dict[str, Any], now: float) -> list[Event]:
@@ -349,116 +295,3 @@ class Feed:
         data: dict[str, Any] = {"conn": state.index, "missing": len(missing)}
         data.update(first_missing=missing[0], action="resync", reason=why)
         return [Event("connection.gap", now, data, state.index)]
-
-    # --- server errors ------------------------------------------------------------------------
-    def _error(self, state: ConnState, msg: dict[str, Any], now: float) -> list[Event]:
-        text = str(msg.get("message", ""))
-        for pattern, kind in _ERRORS:
-            match = pattern.match(text)
-            if match:
-                return self._error_handlers[kind](state, msg, match, now)
-        self.problems("server error", truncate(text))
-        return self._error_event(state, msg, text, "logged", now)
-
-    def _error_event(
-        self, state: ConnState, msg: dict[str, Any], text: str, action: str, now: float
-    ) -> list[Event]:
-        data = {"conn": state.index, "channel": msg.get("channel"), "id": msg.get("id")}
-        data.update(message=text, action=action)
-        return [Event("subscription.error", now, data, state.index)]
-
-    def _targets(self, state: ConnState, msg: dict[str, Any], channel: str) -> list[SubState]:
-        """Subscriptions an error is about: by channel+id, or every pending one of the channel."""
-        if "id" in msg or msg.get("channel") in ("v4_markets", "v4_block_height"):
-            found = state.subs.get(key_of(channel, msg.get("id")))
-            return [found] if found else []
-        return [s for s in state.subs.values() if s.sub.channel == channel and s.status == PENDING]
-
-    def _on_fetch(
-        self, state: ConnState, msg: dict[str, Any], m: re.Match[str], now: float
-    ) -> list[Event]:
-        channel = str(msg.get("channel") or m.group(1))
-        for sub in self._targets(state, msg, channel):
-            sub.failures += 1
-            delay = (
-                min(FIRST_RETRY, self.snapshot_retry) if sub.failures == 1 else self.snapshot_retry
-            )
-            sub.status, sub.retry_at = WAITING, now + delay
-        return self._error_event(state, msg, m.string, "retry", now)
-
-    def _on_already(
-        self, state: ConnState, msg: dict[str, Any], m: re.Match[str], now: float
-    ) -> list[Event]:
-        found = state.subs.get(key_of(m.group(1), m.group(2)))
-        if found is not None and found.status == PENDING:
-            found.status = ACTIVE
-        return []
-
-    def _on_cap(
-        self, state: ConnState, msg: dict[str, Any], m: re.Match[str], now: float
-    ) -> list[Event]:
-        channel = m.group(1)
-        pending = [
-            s for s in state.subs.values() if s.sub.channel == channel and s.status == PENDING
-        ]
-        if pending:
-            self.actions.append(Action("move", state.index, pending[-1].sub, reason=m.group(2)))
-        return self._error_event(state, msg, m.string, "shard", now)
-
-    def _on_too_fast(
-        self, state: ConnState, msg: dict[str, Any], m: re.Match[str], now: float
-    ) -> list[Event]:
-        self.actions.append(Action("slow_down", state.index, reason=m.string))
-        return self._error_event(state, msg, m.string, "slow_down", now)
-
-    def _on_invalid(
-        self, state: ConnState, msg: dict[str, Any], m: re.Match[str], now: float
-    ) -> list[Event]:
-        events: list[Event] = []
-        for sub in self._rejected_targets(state, msg, m):
-            retry = sub.sub.channel not in ACCOUNT_CHANNELS  # a new market may be refused a while
-            sub.status = WAITING if retry else REJECTED
-            sub.retry_at = now + self.rejected_retry
-            what = f"{sub.sub.channel} {sub.sub.id or ''}".strip()
-            note = f"the server rejected subscription {what}: {m.string}"
-            if self.on_subscription_error:
-                self.on_subscription_error(note)
-            events += self._error_event(
-                state, msg, note, "retry_later" if retry else "rejected", now
-            )
-        return events or self._error_event(state, msg, m.string, "rejected", now)
-
-    def _rejected_targets(
-        self, state: ConnState, msg: dict[str, Any], m: re.Match[str]
-    ) -> list[SubState]:
-        if m.re.groups == 2:
-            found = state.subs.get(key_of(m.group(1), m.group(2)))
-            return [found] if found else []
-        return [s for s in state.subs.values() if s.status == PENDING and m.group(1) in s.sub.key]
-
-    def _on_blocked(
-        self, state: ConnState, msg: dict[str, Any], m: re.Match[str], now: float
-    ) -> list[Event]:
-        for sub in self._targets(state, msg, str(msg.get("channel") or "")):
-            sub.status = REJECTED
-        if self.on_subscription_error:
-            self.on_subscription_error(
-                f"the server refused an account as geo/compliance blocked: {m.string}"
-            )
-        return self._error_event(state, msg, m.string, "blocked", now)
-
-    def _on_ours(
-        self, state: ConnState, msg: dict[str, Any], m: re.Match[str], now: float
-    ) -> list[Event]:
-        self.problems("server refused a message we sent (a bug in alertbot)", m.string)
-        return []
-
-
-def _index(state: ConnState, sub: SubState) -> SubState:
-    """File a subscription under its key and under every (channel, id) the server may echo."""
-    spec = sub.sub
-    state.subs[spec.key] = sub
-    state.pairs[(spec.channel, spec.id)] = sub
-    if spec.id is None:  # block height messages echo the channel name as their id
-        state.pairs[(spec.channel, spec.channel)] = sub
-    return sub

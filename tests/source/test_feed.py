@@ -5,7 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from alertbot.source.feed import ACTIVE, PENDING, REJECTED, WAITING, Feed
+from alertbot.source.connstate import ACTIVE, PENDING, REJECTED, WAITING
+from alertbot.source.feed import Feed
 from alertbot.source.normalize import Normalizer
 from alertbot.source.problems import ProblemLog
 from alertbot.source.subscriptions import Subscription
