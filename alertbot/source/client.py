@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
@@ -205,7 +206,9 @@ class IndexerSource:
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             self.feed.attempt_failed(index)
             reason = f"{type(exc).__name__}: {exc}"
-            log.info("connection %d: cannot connect to %s: %s", index, self.ws_url, reason)
+            # an unverifiable certificate is a configuration or security problem, not churn
+            level = logging.ERROR if isinstance(exc, ssl.SSLCertVerificationError) else logging.INFO
+            log.log(level, "connection %d: cannot connect to %s: %s", index, self.ws_url, reason)
         finally:
             self._sockets.pop(index, None)
         now = self.clock()
