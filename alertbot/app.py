@@ -39,13 +39,13 @@ class App:
         self,
         config: Config,
         *,
-        out: IO[str] = sys.stdout,
+        out: IO[str] | None = None,
         clock: Callable[[], float] = time.time,
         env: dict[str, str] | None = None,
     ) -> None:
         self.config = config
         self.env = env
-        self.out = out
+        self.out = out if out is not None else sys.stdout  # resolved now, not at import
         self.clock = clock
         self.silences = SilenceStore.open(Path(config.state_dir))
         self.engine = Engine(config, silences=self.silences)

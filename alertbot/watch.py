@@ -43,9 +43,10 @@ def kind_filter(patterns: list[str] | None) -> Callable[[str], bool]:
 
 
 async def tail(
-    config: Config, *, as_json: bool, kinds: list[str] | None, out: IO[str] = sys.stdout
+    config: Config, *, as_json: bool, kinds: list[str] | None, out: IO[str] | None = None
 ) -> None:
     """Print every event until interrupted."""
+    out = out if out is not None else sys.stdout
     render = format_json if as_json else format_text
     wanted = kind_filter(kinds)
     async with IndexerSource(config.source) as source:

@@ -1,0 +1,34 @@
+"""`make demo` end to end: the demo scenario produces the three headline alerts, in order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alertbot.demo import demo
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEED = 6.0  # the minute-long timeline in about 11 s
+
+
+def faster_rules(tmp_path: Path) -> Path:
+    """The shipped rules.yaml with wall-clock durations scaled to the faster timeline."""
+    text = (ROOT / "rules.yaml").read_text(encoding="utf-8")
+    text = text.replace("    for: 30s\n", "    for: 3s\n")  # equity-low: 30 s of scenario time
+    text = text.replace(
+        "  markets: [BTC-USD, ETH-USD]\n",
+        "  markets: [BTC-USD, ETH-USD]\n  reconnect: {initial: 20ms, max: 100ms}\n",
+    )
+    path = tmp_path / "rules.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+async def test_demo_shows_the_three_headline_alerts(tmp_path, capsys):
+    sent = await demo(faster_rules(tmp_path), SPEED)
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line and not line.startswith((" ", "---"))]
+    firing = [line for line in lines if line.startswith("[FIRING]")]
+    rules = [line.split()[2].rstrip(":") for line in firing]
+    assert rules.index("order-filled") < rules.index("equity-low") < rules.index("reconnect-storm")
+    assert any("equity-low: [RESOLVED]" in line for line in lines)
+    assert sent == len(lines) - 2  # every notification printed (minus the two status lines)
