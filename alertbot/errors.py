@@ -32,6 +32,10 @@ class ConfigError(AlertbotError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class PluginError(AlertbotError):
+    """A plugin cannot be loaded: bad file, unknown hook, clashing name; says which file."""
+
+
 class SourceError(AlertbotError):
     """The Indexer source cannot continue (never raised for transient network faults)."""
 

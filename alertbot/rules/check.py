@@ -48,10 +48,14 @@ def check_text(text: str, file: str, *, env: dict[str, str] | None = None) -> Ch
     except ConfigError as exc:
         return CheckResult(file, problems=exc.problems)
     found = findings(config)
+    problems = [located.problem(f.path, f.message) for f in found if not f.warning]
+    from alertbot.notify.base import notifier_problems  # notifiers sit above rules: import late
+
+    problems += notifier_problems(config, located, env=env)
     return CheckResult(
         file,
         config,
-        problems=[located.problem(f.path, f.message) for f in found if not f.warning],
+        problems=problems,
         warnings=[located.problem(f.path, f.message) for f in found if f.warning],
     )
 

@@ -1,0 +1,1 @@
+"""The notifier types that ship with alertbot, each a pluggy plugin registering its class."""
