@@ -20,6 +20,7 @@ from pydantic import (
 from alertbot.durations import Duration as Duration  # re-exported for config models
 from alertbot.durations import PositiveDuration as PositiveDuration
 from alertbot.errors import ConfigError, Problem
+from alertbot.notify.delivery_config import DeliveryConfig, RetryBackoff
 from alertbot.rules.config import SECTION_MODELS, DefaultsConfig, InhibitRule, Rules
 from alertbot.source.address import SubaccountRef, parse_subaccount
 from alertbot.yamlpos import Located, load_located
@@ -135,7 +136,7 @@ class Config(Strict):
     inhibit: list[InhibitRule] | None = (
         None  # None: the documented default (transport inhibits data)
     )
-    delivery: dict[str, Any] = {}  # outbox, retries, fallback (typed by the delivery module)
+    delivery: DeliveryConfig = DeliveryConfig()  # outbox retries, fallback, rate limits
     plugins_dir: str = "plugins"  # local one-file plugins are loaded only from here
 
 
@@ -224,6 +225,8 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "source": SourceConfig,
     "source.reconnect": BackoffConfig,
     "source.polling": PollingConfig,
+    "delivery": DeliveryConfig,
+    "delivery.backoff": RetryBackoff,
     **SECTION_MODELS,
 }
 

@@ -1,0 +1,461 @@
+"""Delivery: the outbox drained by one worker per notifier, with retries, rate limits and batching.
+
+Write order: `submit` commits the outbox rows (and, with `submit_many(..., state=...)`, the engine's
+alert state in the same transaction) before any send. A worker sends the oldest pending rows of its
+notifier as one message and marks them `sent` only after the notifier answered ok. A crash between
+the two re-sends that one message at the next start: at least once, and at most the messages in
+flight are duplicated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from alertbot.durations import format_duration
+from alertbot.errors import ConfigError, Problem
+from alertbot.notify.delivery_config import DeliveryConfig
+from alertbot.notify.outbox import DEAD, Outbox, OutboxRow, dead_letter_note, mask
+from alertbot.notify.ratelimit import TokenBucket
+from alertbot.rules.render import Notification
+from alertbot.source.backoff import Backoff
+from alertbot.state.alerts import AlertStateStore
+from alertbot.state.db import StateWriteError
+
+if TYPE_CHECKING:
+    from alertbot.notify.base import Notifier
+
+log = logging.getLogger("alertbot.delivery")
+IDLE_POLL = 5.0  # an idle worker re-reads the outbox this often (sees `alertbot outbox retry`)
+PURGE_EVERY = 3600.0
+NO_NOTIFIER = "(none)"  # where a notification that names no notifier is dead-lettered
+INF = float("inf")
+
+
+class SendResultLike(Protocol):
+    """The contract's SendResult (alertbot/notify/base.py), as delivery reads it."""
+
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def retry_after(self) -> float | None: ...  # seconds the service asked for (HTTP 429)
+    @property
+    def permanent(self) -> bool: ...  # retrying the same message cannot help
+    @property
+    def detail(self) -> str: ...
+
+
+class NotifierLike(Protocol):
+    """The contract's Notifier, as delivery uses it (part A's `Notifier` satisfies it)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def max_batch(self) -> int: ...  # notifications one message may carry
+    @property
+    def rate(self) -> tuple[int, float] | None: ...  # (messages, per seconds)
+    async def send(self, batch: Sequence[Notification]) -> SendResultLike: ...
+    def describe(self) -> str: ...  # masked, safe to print
+
+
+if TYPE_CHECKING:
+
+    def _conforms(notifier: Notifier) -> NotifierLike:
+        return notifier  # mypy proves the plugin base class meets this contract
+
+
+def _clean(notifier: NotifierLike, text: str) -> str:
+    """The notifier's own secrets scrubbed (part A's `scrub`), then anything secret-shaped."""
+    scrub = getattr(notifier, "scrub", None)
+    return mask(scrub(text) if callable(scrub) else text)
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    ok: bool
+    retry_after: float | None = None
+    permanent: bool = False
+    detail: str = ""
+
+
+@dataclass
+class LaneStats:
+    """Counters of one notifier, for metrics and `status()`."""
+
+    sent: int = 0  # notifications acknowledged
+    messages: int = 0  # messages acknowledged (a batch is one message)
+    failed: int = 0  # failed attempts (messages)
+    dead: int = 0  # notifications given up on
+    last_error: str = ""  # masked
+
+
+@dataclass(eq=False)
+class _Lane:
+    """One notifier's queue state: its worker task, rate bucket and retry backoff."""
+
+    name: str
+    notifier: NotifierLike
+    bucket: TokenBucket | None
+    backoff: Backoff
+    stats: LaneStats = field(default_factory=LaneStats)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    blocked_until: float = 0.0  # retry backoff or Retry-After: nothing is sent before
+    unsaved_sent: set[int] = field(default_factory=set)  # acknowledged, not yet recorded
+    task: asyncio.Task[None] | None = None
+
+
+class Delivery:
+    """Sends every outbox row to its notifier at least once; never drops one."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        notifiers: Mapping[str, NotifierLike],
+        config: DeliveryConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        problems = config.problems(notifiers)
+        if problems:
+            raise ConfigError([Problem("delivery", 0, 0, key, msg) for key, msg in problems])
+        self.outbox = outbox
+        self.alerts = AlertStateStore(outbox.db)
+        self.config = config
+        self._clock, self._rng, self._sleep = clock, rng, sleep
+        now = clock()
+        self.lanes = {name: self._lane(name, n, now) for name, n in notifiers.items()}
+        self.unknown_dead = 0  # notifications naming a notifier that is not configured
+        self._spill: list[Notification] = []  # not yet written (disk full): retried
+        self._spill_state: dict[str, Any] | None = None
+        self._spilled = asyncio.Event()
+        self._spill_backoff = self._backoff()
+        self._spill_task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._draining = False
+        self._resting: set[str] = set()  # lanes out of work while draining
+        self._deadline = INF
+        self._last_purge = -INF
+        self.running = False
+
+    def _backoff(self) -> Backoff:
+        cfg = self.config.backoff
+        return Backoff(initial=cfg.initial, max=cfg.max, multiplier=cfg.multiplier, rng=self._rng)
+
+    def _lane(self, name: str, notifier: NotifierLike, now: float) -> _Lane:
+        limit = self.config.rate_limits.get(name)
+        rate = (limit.messages, limit.per) if limit is not None else notifier.rate
+        bucket = TokenBucket(rate[0], rate[1], now) if rate else None
+        return _Lane(name, notifier, bucket, self._backoff())
+
+    # -- submitting (sync, from the engine loop) -------------------------------------------
+
+    def submit(self, note: Notification) -> None:
+        """Write the note's outbox rows, one per notifier, and wake their workers."""
+        self.submit_many((note,))
+
+    def submit_many(
+        self, notes: Sequence[Notification], *, state: dict[str, Any] | None = None
+    ) -> None:
+        """Write notes (and the engine state) in one transaction; on a failed write keep them."""
+        batch = [*self._spill, *notes]
+        state = state if state is not None else self._spill_state
+        now = self._clock()
+        woken: set[str] = set()
+        try:
+            with self.outbox.db.transaction():
+                for note in batch:
+                    woken |= self._write(note, now)
+                if state is not None:
+                    self.alerts.save(state, now)
+        except StateWriteError as exc:
+            self._keep(batch, state, exc)
+            return
+        self._spill, self._spill_state = [], None
+        for name in woken:
+            self.lanes[name].wake.set()
+        self._maybe_purge(now)
+
+    def _write(self, note: Notification, now: float) -> set[str]:
+        woken = set()
+        for name in dict.fromkeys(note.notify or (NO_NOTIFIER,)):
+            if name in self.lanes:
+                self.outbox.add(note, name, now)
+                woken.add(name)
+                continue
+            known = ", ".join(sorted(self.lanes)) or "none"
+            error = f"unknown notifier {name!r} (configured: {known})"
+            self.outbox.add(note, name, now, status=DEAD, error=error)
+            self.unknown_dead += 1
+            log.error("dead letter: rule %s names %s", note.rule, error)
+            woken |= self._report_dead([note], name, error, now)
+        return woken
+
+    def _keep(
+        self, batch: list[Notification], state: dict[str, Any] | None, exc: Exception
+    ) -> None:
+        self._spill, self._spill_state = batch, state
+        self._spilled.set()
+        log.error("kept %d notification(s) in memory, will retry: %s", len(batch), exc)
+
+    def _report_dead(
+        self, notes: Sequence[Notification], notifier: str, error: str, now: float
+    ) -> set[str]:
+        """Tell the fallback notifier; its own failures are never reported (no recursion)."""
+        fallback = self.config.fallback
+        if fallback is None or notifier == fallback:
+            return set()
+        for note in notes:
+            report = dead_letter_note(note, notifier, mask(error), fallback)
+            self.outbox.add(report, fallback, now, fallback=True)
+        return {fallback}
+
+    def _maybe_purge(self, now: float) -> None:
+        if self.config.retention <= 0 or now - self._last_purge < PURGE_EVERY:
+            return
+        self._last_purge = now
+        with contextlib.suppress(StateWriteError):
+            self.outbox.purge(now - self.config.retention)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start one worker per notifier (inside the running loop); resume pending rows."""
+        if self.running:
+            return
+        self._maybe_purge(self._clock())
+        for lane in self.lanes.values():
+            lane.blocked_until = self.outbox.head_next_attempt(lane.name)
+            lane.task = asyncio.create_task(self._work(lane), name=f"alertbot-delivery-{lane.name}")
+            lane.task.add_done_callback(self._worker_done)
+        self._spill_task = asyncio.create_task(self._spill_loop(), name="alertbot-delivery-spill")
+        self.running = True
+
+    async def stop(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - a drain budget
+        """Send what can be sent within `timeout`, leave the rest pending; never drop."""
+        timeout = self.config.drain_timeout if timeout is None else timeout
+        self._draining, self._deadline = True, self._clock() + timeout
+        tasks = [lane.task for lane in self.lanes.values() if lane.task is not None]
+        for lane in self.lanes.values():
+            lane.wake.set()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        self._stopping.set()
+        if self._spill_task is not None:
+            tasks.append(self._spill_task)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for lane in self.lanes.values():
+            self._save_acks(lane)
+        if self._spill or self._spill_state is not None:
+            self.submit_many(())
+        if self._spill:
+            log.error("could not write %d notification(s) at shutdown: lost", len(self._spill))
+        self.running = False
+
+    def _worker_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery worker %s stopped: %r", task.get_name(), task.exception())
+
+    # -- the worker --------------------------------------------------------------------------
+
+    async def _work(self, lane: _Lane) -> None:
+        """Run one lane; while draining, it ends when every lane is out of work."""
+        try:
+            await self._lane_loop(lane)
+        finally:
+            self._rest(lane)
+
+    def _rest(self, lane: _Lane) -> bool:
+        """Mark a lane out of work; True when all are (then wake them all to finish)."""
+        self._resting.add(lane.name)
+        if len(self._resting) < len(self.lanes):
+            return False
+        for other in self.lanes.values():
+            other.wake.set()
+        return True
+
+    async def _lane_loop(self, lane: _Lane) -> None:
+        """Send the oldest pending rows as one message whenever backoff and rate allow."""
+        while not self._stopping.is_set():
+            self._save_acks(lane)
+            lane.wake.clear()
+            limit = max(1, int(lane.notifier.max_batch))
+            rows = self.outbox.due(lane.name, limit, lane.unsaved_sent)
+            if not rows:
+                if self._draining and self._rest(lane):
+                    return  # a dead letter may still wake the fallback until all are done
+                await self._idle(lane)
+                continue
+            self._resting.discard(lane.name)
+            wait = self._wait_needed(lane)
+            if wait > 0:  # meanwhile more rows arrive and join the next batch
+                if self._clock() + wait > self._deadline:
+                    return  # draining: leave them pending for the next start
+                await self._pause(wait)
+                continue
+            if lane.bucket is not None:
+                lane.bucket.take(self._clock())
+            self._settle(lane, rows, await self._attempt(lane, rows))
+
+    def _wait_needed(self, lane: _Lane) -> float:
+        now = self._clock()
+        wait = max(0.0, lane.blocked_until - now)
+        if lane.bucket is not None:
+            wait = max(wait, lane.bucket.wait_time(now))
+        return wait
+
+    async def _idle(self, lane: _Lane) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(IDLE_POLL):
+                await lane.wake.wait()
+
+    async def _pause(self, delay: float) -> None:
+        """Sleep (the injected sleep) unless stop() comes first."""
+        sleeper = asyncio.ensure_future(self._sleep(delay))
+        stopper = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            stopper.cancel()
+
+    async def _attempt(self, lane: _Lane, rows: list[OutboxRow]) -> _Outcome:
+        """One send under a timeout; a raising plugin counts as a failed attempt."""
+        notes = [row.note for row in rows]
+        guard = max(self.config.timeout, float(getattr(lane.notifier, "deadline", 0.0)))
+        try:
+            async with asyncio.timeout(guard):
+                result = await lane.notifier.send(notes)
+        except TimeoutError:
+            return _Outcome(False, detail=f"no answer within {format_duration(guard)}")
+        except Exception as exc:  # a broken plugin must not stop its worker
+            return _Outcome(False, detail=_clean(lane.notifier, f"{type(exc).__name__}: {exc}"))
+        retry_after = None if result.retry_after is None else max(0.0, float(result.retry_after))
+        detail = _clean(lane.notifier, str(result.detail))
+        return _Outcome(bool(result.ok), retry_after, bool(result.permanent), detail)
+
+    def _settle(self, lane: _Lane, rows: list[OutboxRow], outcome: _Outcome) -> None:
+        now = self._clock()
+        if outcome.ok:
+            lane.stats.sent += len(rows)
+            lane.stats.messages += 1
+            lane.backoff.attempts, lane.blocked_until = 0, 0.0
+            lane.unsaved_sent.update(row.id for row in rows)
+            self._save_acks(lane)
+            return
+        lane.stats.failed += 1
+        lane.stats.last_error = mask(outcome.detail)
+        try:
+            if outcome.permanent:
+                self._refused(lane, rows, outcome.detail, now)
+            else:
+                self._retry_later(lane, rows, outcome, now)
+        except StateWriteError as exc:
+            log.error("cannot record a failed delivery to %s: %s", lane.name, exc)
+            lane.blocked_until = now + lane.backoff.next_delay()
+
+    def _save_acks(self, lane: _Lane) -> None:
+        """Record acknowledgements; on a failed write keep them (never re-sent by this process)."""
+        if not lane.unsaved_sent:
+            return
+        try:
+            self.outbox.mark_sent(sorted(lane.unsaved_sent), self._clock())
+        except StateWriteError as exc:
+            log.error("cannot record %d delivery(ies): %s", len(lane.unsaved_sent), exc)
+            return
+        lane.unsaved_sent.clear()
+
+    def _refused(self, lane: _Lane, rows: list[OutboxRow], detail: str, now: float) -> None:
+        """A permanent error: alone, the row is dead; in a batch, each row is retried alone."""
+        if len(rows) > 1:
+            log.warning("%s refused a batch of %d; sending them one by one: %s",
+                        lane.notifier.describe(), len(rows), mask(detail))  # fmt: skip
+            self.outbox.mark_solo([row.id for row in rows], detail, now)
+            return
+        self._give_up(lane, rows, f"refused: {detail}", now)
+
+    def _retry_later(
+        self, lane: _Lane, rows: list[OutboxRow], outcome: _Outcome, now: float
+    ) -> None:
+        """Back off (or wait as long as Retry-After says); too many attempts or too old: dead."""
+        delay = outcome.retry_after
+        if delay is None:
+            delay = lane.backoff.next_delay()
+        cfg = self.config
+        expired = [
+            r
+            for r in rows
+            if r.attempts + 1 >= cfg.max_attempts or now - r.created_at >= cfg.max_age
+        ]
+        gone = {r.id for r in expired}
+        keep = [r.id for r in rows if r.id not in gone]
+        with self.outbox.db.transaction():
+            if keep:
+                self.outbox.mark_retry(keep, now + delay, outcome.detail, now)
+            if expired:
+                oldest = max(now - r.created_at for r in expired)
+                attempts = max(r.attempts + 1 for r in expired)
+                why = f"gave up after {attempts} attempt(s) over {format_duration(oldest)}"
+                self._give_up(lane, expired, f"{why}: {outcome.detail}", now)
+        lane.blocked_until = now + delay
+        what = lane.notifier.describe()
+        log.warning("delivery to %s failed, retrying in %s: %s", what, format_duration(delay),
+                    mask(outcome.detail))  # fmt: skip
+
+    def _give_up(self, lane: _Lane, rows: list[OutboxRow], error: str, now: float) -> None:
+        with self.outbox.db.transaction():
+            self.outbox.mark_dead([row.id for row in rows], error, now)
+            woken = self._report_dead([row.note for row in rows], lane.name, error, now)
+        lane.stats.dead += len(rows)
+        log.error("dead letter: %d notification(s) to %s: %s",
+                  len(rows), lane.notifier.describe(), mask(error))  # fmt: skip
+        for name in woken:
+            self.lanes[name].wake.set()
+
+    # -- the spill: notifications a failed write left in memory ------------------------------
+
+    async def _spill_loop(self) -> None:
+        """Retry writing kept notifications with backoff until the disk takes them."""
+        while not self._stopping.is_set():
+            await self._spilled.wait()
+            await self._pause(self._spill_backoff.next_delay())
+            self.submit_many(())
+            if not self._spill and self._spill_state is None:
+                self._spilled.clear()
+                self._spill_backoff.attempts = 0
+
+    # -- observability -------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Counters and queue depth per notifier, for health pages and metrics."""
+        now = self._clock()
+        depth = self.outbox.depth()
+        lanes = {}
+        for name, lane in self.lanes.items():
+            pending, oldest = depth.get(name, (0, now))
+            lanes[name] = {
+                **asdict(lane.stats),
+                "pending": pending,
+                "oldest_pending_age": max(0.0, now - oldest) if pending else 0.0,
+                "blocked_for": max(0.0, lane.blocked_until - now),
+                "notifier": lane.notifier.describe(),
+            }
+        return {
+            "running": self.running,
+            "outbox_depth": sum(n for n, _ in depth.values()),
+            "oldest_pending_age": max(
+                (v["oldest_pending_age"] for v in lanes.values()), default=0.0
+            ),
+            "spilled": len(self._spill),
+            "unknown_dead": self.unknown_dead,
+            "notifiers": lanes,
+        }

@@ -1,0 +1,60 @@
+"""The `delivery:` section of rules.yaml: retries, dead letters, fallback, rate limits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from alertbot.durations import Duration, PositiveDuration
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors, values immutable (as alertbot.config.Strict; no import cycle)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RetryBackoff(_Strict):
+    """Delay between attempts: capped exponential growth with full jitter."""
+
+    initial: PositiveDuration = 1.0
+    max: PositiveDuration = 300.0
+    multiplier: float = Field(default=2.0, ge=1.0)
+
+
+class RateLimit(_Strict):
+    """At most `messages` messages per `per`; a backlog is batched into fewer messages."""
+
+    messages: int = Field(ge=1)
+    per: PositiveDuration
+
+
+class DeliveryConfig(_Strict):
+    """How notifications reach notifiers without being lost."""
+
+    max_attempts: int = Field(default=20, ge=1)
+    max_age: PositiveDuration = 86_400.0  # a pair still failing this long after creation is dead
+    backoff: RetryBackoff = RetryBackoff()
+    timeout: PositiveDuration = 10.0  # per send
+    fallback: str | None = None  # notifier told about dead letters
+    rate_limits: dict[str, RateLimit] = {}  # overrides Notifier.rate per notifier name
+    retention: Duration = 7 * 86_400.0  # sent and dead rows are kept this long
+    drain_timeout: PositiveDuration = 10.0  # at shutdown, flush for at most this long
+    synchronous: Literal["normal", "full"] = "normal"  # SQLite durability (see state/db.py)
+
+    def problems(self, notifiers: Iterable[str]) -> list[tuple[str, str]]:
+        """(key, message) for names that match no configured notifier."""
+        known = sorted(notifiers)
+        listed = ", ".join(known) or "none"
+        out = []
+        if self.fallback is not None and self.fallback not in known:
+            out.append(
+                ("delivery.fallback", f"unknown notifier {self.fallback!r}; known: {listed}")
+            )
+        for name in self.rate_limits:
+            if name not in known:
+                msg = f"unknown notifier {name!r}; known: {listed}"
+                out.append((f"delivery.rate_limits.{name}", msg))
+        return out

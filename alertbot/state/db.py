@@ -1,0 +1,198 @@
+"""The state database: one SQLite file per state_dir, WAL mode, schema-versioned, opened once.
+
+Durability choice: WAL with `synchronous=NORMAL` by default. A commit is then safe against a
+crash or SIGKILL of the process (the WAL is in the OS page cache); only a power loss or a kernel
+crash can roll back the last few commits. Because the outbox and the alert state commit in the
+same transaction, such a rollback leaves them consistent: the engine state goes back to "not yet
+notified" together with the outbox row, so the alert is notified again (a duplicate, never a
+loss). `FULL` fsyncs every commit, for hosts where even that must not happen; it costs one fsync
+per commit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from alertbot.errors import AlertbotError
+
+DB_FILE = "alertbot.db"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 5000  # `alertbot outbox retry` may write while `alertbot run` holds the lock
+
+# MIGRATIONS[i] upgrades a database at user_version i to i + 1.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        notifier TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        last_error TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        solo INTEGER NOT NULL DEFAULT 0,
+        fallback INTEGER NOT NULL DEFAULT 0,
+        rule TEXT NOT NULL,
+        alert_status TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        title TEXT NOT NULL,
+        note TEXT NOT NULL
+    );
+    CREATE INDEX outbox_queue ON outbox (status, notifier, id);
+    CREATE TABLE alert_state (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        saved_at REAL NOT NULL
+    );
+    """,
+)
+
+# Error codes that a retry may cure (the data is kept and written later).
+_RETRYABLE = {"SQLITE_FULL", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_READONLY"}
+
+
+class StateError(AlertbotError):
+    """The state database cannot be opened or used; the message names the file."""
+
+
+class StateWriteError(StateError):
+    """A write failed for a reason that may pass (disk full, I/O error, locked): keep and retry."""
+
+
+def _code(exc: sqlite3.Error) -> str:
+    return str(getattr(exc, "sqlite_errorname", "") or "")
+
+
+class StateDB:
+    """One connection to state_dir/alertbot.db, shared by the outbox and the alert state."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+        self._depth = 0
+
+    @classmethod
+    def open(
+        cls,
+        state_dir: str | Path,
+        *,
+        synchronous: Literal["normal", "full"] = "normal",
+        create: bool = True,
+    ) -> StateDB:
+        """Open (and create or upgrade) the database; raise StateError naming the file."""
+        path = Path(state_dir) / DB_FILE
+        if not create and not path.exists():
+            raise StateError(f"no state database at {path}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(
+                f"cannot create state directory {path.parent}: {exc.strerror}"
+            ) from None
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        except sqlite3.Error as exc:
+            raise StateError(f"cannot open state database {path}: {exc}") from None
+        db = cls(conn, path)
+        try:
+            db._configure(synchronous)
+            db._migrate()
+        except BaseException:
+            conn.close()
+            raise
+        return db
+
+    def _configure(self, synchronous: str) -> None:
+        try:
+            mode = self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            self.conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        except sqlite3.Error as exc:
+            raise self._error("cannot open", exc) from None
+        if str(mode).lower() != "wal":
+            raise StateError(f"state database {self.path}: cannot use WAL mode (got {mode})")
+
+    def _migrate(self) -> None:
+        version = int(self.query("PRAGMA user_version")[0][0])
+        if version > SCHEMA_VERSION:
+            raise StateError(
+                f"state database {self.path} has schema {version}, newer than this alertbot "
+                f"understands ({SCHEMA_VERSION}); upgrade alertbot or move the file aside"
+            )
+        if version == 0 and self.query("SELECT name FROM sqlite_master WHERE type = 'table'"):
+            raise StateError(f"{self.path} is not an alertbot state database; move it aside")
+        for step in range(version, SCHEMA_VERSION):
+            with self.transaction():
+                for statement in _statements(MIGRATIONS[step]):
+                    self.execute(statement)
+                self.execute(f"PRAGMA user_version = {step + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT; nested uses join the outer transaction (atomic together)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._run("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+            self._run("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.rollback()
+            raise
+        finally:
+            self._depth = 0
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """Run one statement that writes; errors become StateError / StateWriteError."""
+        return self._run(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for many rows (inside a transaction)."""
+        try:
+            self.conn.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise self._error("cannot write", exc) from None
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read and return every row."""
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise self._error("cannot read", exc) from None
+
+    def close(self) -> None:
+        """Close the connection (the last step of shutdown)."""
+        self.conn.close()
+
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        try:
+            return self.conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise self._error("cannot write", exc) from None
+
+    def _error(self, what: str, exc: sqlite3.Error) -> StateError:
+        code = _code(exc)
+        if code in _RETRYABLE:
+            return StateWriteError(f"{what} state database {self.path}: {exc} ({code})")
+        if code in {"SQLITE_NOTADB", "SQLITE_CORRUPT"}:
+            return StateError(
+                f"state database {self.path} is corrupt or not a database ({exc}); "
+                "move it aside to start with an empty outbox"
+            )
+        return StateError(f"{what} state database {self.path}: {exc}")
+
+
+def _statements(script: str) -> list[str]:
+    return [part.strip() for part in script.split(";") if part.strip()]

@@ -1,0 +1,112 @@
+"""The state database: schema, WAL, clear errors for corrupt or unwritable files, disk full."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from alertbot.notify.outbox import Outbox, mask, note_from_json, note_to_json
+from alertbot.rules.render import AlertSummary
+from alertbot.state.alerts import AlertStateStore
+from alertbot.state.db import DB_FILE, SCHEMA_VERSION, StateDB, StateError
+from tests.delivery.conftest import rows, until
+from tests.delivery.fakes import Recorder, note
+
+
+def test_schema_is_versioned_and_the_journal_is_wal(db):
+    assert db.query("PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert db.query("PRAGMA journal_mode") == [("wal",)]
+    assert db.query("PRAGMA synchronous") == [(1,)]  # NORMAL (see state/db.py)
+
+
+def test_full_sync_can_be_chosen(tmp_path):
+    full = StateDB.open(tmp_path, synchronous="full")
+    assert full.query("PRAGMA synchronous") == [(2,)]
+    full.close()
+
+
+def test_reopening_keeps_rows(tmp_path):
+    first = StateDB.open(tmp_path)
+    Outbox(first).add(note(1), "hook", 5.0)
+    first.close()
+    second = StateDB.open(tmp_path)
+    assert rows(second) == [(1, "hook", "pending", 0, "fp1", "")]
+    second.close()
+
+
+def test_a_corrupt_file_is_a_clear_error_naming_it(tmp_path):
+    (tmp_path / DB_FILE).write_bytes(b"this is not a database at all " * 200)
+    with pytest.raises(StateError, match=rf"{tmp_path / DB_FILE} is corrupt or not a database"):
+        StateDB.open(tmp_path)
+
+
+def test_an_unwritable_state_dir_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "state"
+    blocker.write_text("a file where the directory should be")
+    with pytest.raises(StateError, match=rf"cannot create state directory {blocker}"):
+        StateDB.open(blocker)
+    (tmp_path / "d" / DB_FILE).mkdir(parents=True)  # the database path is a directory
+    with pytest.raises(StateError, match=rf"{tmp_path / 'd' / DB_FILE}"):
+        StateDB.open(tmp_path / "d")
+
+
+def test_a_foreign_or_newer_database_is_refused(tmp_path):
+    other = sqlite3.connect(tmp_path / DB_FILE)
+    other.execute("CREATE TABLE t (x)")
+    other.commit()
+    other.close()
+    with pytest.raises(StateError, match="is not an alertbot state database"):
+        StateDB.open(tmp_path)
+    newer = tmp_path / "newer"
+    db = StateDB.open(newer)
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(StateError, match="schema 99, newer than this alertbot"):
+        StateDB.open(newer)
+
+
+def test_notifications_survive_a_json_round_trip():
+    grouped = note(3, alerts=(AlertSummary({"n": "1"}, "firing", "t", "m", 1.0, {"k": 1}),))
+    assert note_from_json(note_to_json(grouped)) == grouped
+
+
+def test_alert_state_is_saved_and_loaded(db):
+    store = AlertStateStore(db)
+    assert store.load() is None
+    store.save({"version": 1, "rules": {"a": {"alerts": []}}}, 1.0)
+    store.save({"version": 1, "rules": {}}, 2.0)
+    assert store.load() == {"version": 1, "rules": {}}
+
+
+def test_mask_hides_credentials_queries_and_tokens():
+    text = "POST https://u:p@hooks.slack.com/services/T0/B0/abcdefghijklmnopqrstuvwx?x=1 failed"
+    assert mask(text) == "POST https://***@hooks.slack.com/services/T0/B0/***?*** failed"
+    assert len(mask("error " * 400)) == 500
+
+
+def _fill_up(db: StateDB) -> None:
+    """Cap the file at its current size, so the next insert finds the disk full."""
+    pages = db.query("PRAGMA page_count")[0][0]
+    db.query(f"PRAGMA max_page_count = {pages}")
+
+
+async def test_disk_full_keeps_the_notification_in_memory_and_retries(make, db, caplog):
+    hook = Recorder("hook")
+    delivery = make(hook)
+    big = "x" * 20_000
+    delivery.submit(note(0, message=big))
+    _fill_up(db)
+    delivery.submit(note(1, message=big))
+    assert delivery.status()["spilled"] == 1
+    assert "kept 1 notification(s) in memory, will retry" in caplog.text
+    assert "database or disk is full" in caplog.text
+    delivery.submit(note(2, message=big))  # still full: both kept, in order
+    assert delivery.status()["spilled"] == 2
+    assert [r[4] for r in rows(db)] == ["fp0"]
+    await delivery.start()
+    db.query("PRAGMA max_page_count = 1000000")  # space again: the retry writes them
+    await until(lambda: hook.ids() == ["fp0", "fp1", "fp2"])
+    await delivery.stop(timeout=10)
+    assert delivery.status()["spilled"] == 0
+    assert [(r[2], r[4]) for r in rows(db)] == [("sent", "fp0"), ("sent", "fp1"), ("sent", "fp2")]
