@@ -5,59 +5,99 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
-import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import IO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from alertbot.config import Config
+from alertbot.notify.base import Notifier, build_notifiers
+from alertbot.notify.builtin.console import ConsoleNotifier
+from alertbot.notify.delivery import Delivery
+from alertbot.notify.outbox import Outbox
+from alertbot.plugins import Plugins, make_plugin_manager, plugins_path
 from alertbot.rules.engine import Engine
 from alertbot.rules.render import Notification
 from alertbot.rules.silences import SilenceStore
 from alertbot.source.client import IndexerSource
+from alertbot.state.db import StateDB
 
 log = logging.getLogger("alertbot")
 TICK = 0.5  # engine timers (for, absence, repeat, group flushes) resolve to this
 
 
-def format_console(note: Notification) -> str:
-    """How the console notifier shows a notification (a resolve's title says so itself)."""
-    marker = "" if note.status == "resolved" else "[FIRING] "
-    head = f"{marker}{note.severity} {note.rule}: {note.title}"
-    body = "\n".join(f"    {line}" for line in note.message.splitlines())
-    return f"{head}\n{body}" if body else head
-
-
 class App:
-    """One process: source -> engine -> console, plus the scheduler that drives engine time."""
+    """One process: source -> engine -> outbox -> notifiers, plus the scheduler driving time.
+
+    Start order: plugins, notifiers, state (alert state restored), delivery, source. Stop order
+    is the reverse: the source first, then delivery drains what it can in time (the rest stays
+    in the outbox for the next start), the engine state is saved, notifiers and plugins close.
+    """
 
     def __init__(
         self,
         config: Config,
         *,
+        config_path: str | os.PathLike[str] = "rules.yaml",
         out: IO[str] | None = None,
         clock: Callable[[], float] = time.time,
         env: dict[str, str] | None = None,
     ) -> None:
         self.config = config
-        self.env = env
-        self.out = out if out is not None else sys.stdout  # resolved now, not at import
+        self.config_path = Path(config_path)
+        self.out = out  # console notifiers print here (None: their configured stream)
         self.clock = clock
+        self.env = env
         self.silences = SilenceStore.open(Path(config.state_dir))
         self.engine = Engine(config, silences=self.silences)
         self.notifications = 0
         self._stop = asyncio.Event()
+        self._plugins: Plugins | None = None
+        self._delivery: Delivery | None = None
 
     def stop(self) -> None:
         """Ask the app to stop (signal handlers call this)."""
         self._stop.set()
 
     async def run(self) -> None:
-        """Run until stop() or a signal."""
+        """Run until stop() or a signal; every start-up error is raised before anything runs."""
+        env = dict(os.environ) if self.env is None else {**os.environ, **self.env}
+        plugins = make_plugin_manager(
+            plugins_path(self.config_path, self.config.plugins_dir), env=env
+        )
+        notifiers = build_notifiers(self.config, plugins)
+        self._route_console(notifiers.values())
+        db = StateDB.open(self.config.state_dir, synchronous=self.config.delivery.synchronous)
+        try:
+            delivery = Delivery(Outbox(db), notifiers, self.config.delivery, clock=self.clock)
+            if delivery.alerts.restore_engine(self.engine):
+                log.info("alert state restored from %s", self.config.state_dir)
+            self._plugins, self._delivery = plugins, delivery
+            await plugins.startup(self.config)
+            await delivery.start()
+            try:
+                await self._watch()
+            finally:
+                await delivery.stop()
+                delivery.submit_many((), state=self.engine.export_state())
+        finally:
+            for notifier in notifiers.values():
+                await notifier.close()
+            await plugins.shutdown()
+            db.close()
+
+    def _route_console(self, notifiers: Iterable[Notifier]) -> None:
+        if self.out is None:
+            return
+        for notifier in notifiers:
+            if isinstance(notifier, ConsoleNotifier):
+                notifier.out = self.out
+
+    async def _watch(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -82,20 +122,25 @@ class App:
                     loop.remove_signal_handler(sig)
 
     async def _consume(self, source: IndexerSource) -> None:
-        process, deliver = self.engine.process, self.deliver
+        process = self.engine.process
         async for batch in source.batches():
+            notes: list[Notification] = []
             for event in batch:
-                for note in process(event, event.at):
-                    deliver(note)
+                notes += process(event, event.at)
+            if notes:
+                self.deliver(notes)
 
     async def _tick(self) -> None:
         """Engine time (a coroutine, so APScheduler runs it on the loop, never in a thread)."""
         self.silences.reload_if_changed()  # `alertbot silence add` writes the same file
-        for note in self.engine.tick(self.clock()):
-            self.deliver(note)
+        notes = self.engine.tick(self.clock())
+        if notes:
+            self.deliver(notes)
 
-    def deliver(self, note: Notification) -> None:
-        """Console delivery (notifier plugins replace this in the delivery issue)."""
-        self.notifications += 1
-        self.out.write(format_console(note) + "\n")
-        self.out.flush()
+    def deliver(self, notes: Sequence[Notification]) -> None:
+        """Enrich once (so retries send the same text), then hand to the durable outbox."""
+        assert self._plugins is not None, "deliver() is only called while running"
+        assert self._delivery is not None, "deliver() is only called while running"
+        enriched = [self._plugins.enrich(note) for note in notes]
+        self._delivery.submit_many(enriched, state=self.engine.export_state())
+        self.notifications += len(enriched)

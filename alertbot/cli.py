@@ -68,9 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _register_optional(sub: Any) -> None:
     """Commands that live with their feature (rules: check, test, silence; replay; run)."""
+    from alertbot.notify import commands as notify_commands
+    from alertbot.notify import outbox_commands
     from alertbot.rules import commands as rule_commands
 
     rule_commands.register(sub)
+    notify_commands.register(sub)
+    outbox_commands.register(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,7 +140,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from alertbot.rules.check import load_checked
 
     config = load_checked(args.config)
-    return run_until_interrupted(App(config).run())
+    return run_until_interrupted(App(config, config_path=args.config).run())
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

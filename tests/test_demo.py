@@ -26,9 +26,11 @@ def faster_rules(tmp_path: Path) -> Path:
 async def test_demo_shows_the_three_headline_alerts(tmp_path, capsys):
     sent = await demo(faster_rules(tmp_path), SPEED)
     out = capsys.readouterr().out
-    lines = [line for line in out.splitlines() if line and not line.startswith((" ", "---"))]
-    firing = [line for line in lines if line.startswith("[FIRING]")]
-    rules = [line.split()[2].rstrip(":") for line in firing]
-    assert rules.index("order-filled") < rules.index("equity-low") < rules.index("reconnect-storm")
-    assert any("equity-low: [RESOLVED]" in line for line in lines)
-    assert sent == len(lines) - 2  # every notification printed (minus the two status lines)
+    footers = [line.split(" · ") for line in out.splitlines() if " · " in line]  # "rule · since t"
+    firing = [rule for rule, when in footers if when.startswith("since")]
+    resolved = [rule for rule, when in footers if when.startswith("resolved")]
+    assert firing.index("order-filled") < firing.index("equity-low")
+    assert firing.index("equity-low") < firing.index("reconnect-storm")
+    assert "equity-low" in resolved
+    assert "[RESOLVED] Equity low on dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art/0" in out
+    assert sent == len(footers)  # every notification was printed by the console notifier
