@@ -138,6 +138,8 @@ class Config(Strict):
     )
     delivery: DeliveryConfig = DeliveryConfig()  # outbox retries, fallback, rate limits
     plugins_dir: str = "plugins"  # local one-file plugins are loaded only from here
+    http: dict[str, Any] = {}  # health and metrics endpoint (typed by alertbot.web.config)
+    jobs: dict[str, Any] = {}  # digest, heartbeat, pruning (typed by alertbot.jobs)
 
 
 def load_config(path: str | os.PathLike[str], *, env: dict[str, str] | None = None) -> Config:
