@@ -20,6 +20,7 @@ from alertbot.notify.builtin.console import ConsoleNotifier
 from alertbot.notify.delivery import Delivery
 from alertbot.notify.outbox import Outbox
 from alertbot.plugins import Plugins, make_plugin_manager, plugins_path
+from alertbot.reload import failure_notice, fingerprint, reload
 from alertbot.rules.engine import Engine
 from alertbot.rules.render import Notification
 from alertbot.rules.silences import SilenceStore
@@ -28,6 +29,8 @@ from alertbot.state.db import StateDB
 
 log = logging.getLogger("alertbot")
 TICK = 0.5  # engine timers (for, absence, repeat, group flushes) resolve to this
+WATCH = 2.0  # how often the config file is checked for changes
+EXIT_FORCED = 130
 
 
 class App:
@@ -58,14 +61,51 @@ class App:
         self._stop = asyncio.Event()
         self._plugins: Plugins | None = None
         self._delivery: Delivery | None = None
+        self._env = dict(os.environ) if env is None else {**os.environ, **env}
+        self._config_seen = fingerprint(self.config_path)
+        self._refused = ""  # fingerprint of the last file version a reload refused
 
     def stop(self) -> None:
-        """Ask the app to stop (signal handlers call this)."""
+        """Ask the app to stop (SIGINT/SIGTERM); a second request forces the exit at once.
+
+        Forcing loses nothing either: every accepted notification is already in the outbox and
+        is sent at the next start.
+        """
+        if self._stop.is_set():
+            log.warning("second stop signal: exiting now; pending deliveries stay in the outbox")
+            os._exit(EXIT_FORCED)
+        log.info("stopping: source, then delivery (draining), then state")
         self._stop.set()
+
+    def reload(self) -> bool:
+        """Re-read the config (SIGHUP or a file change); keep the old rules if it is invalid."""
+        seen = self._config_seen = fingerprint(self.config_path)
+        result = reload(self.config_path, self.config, self.engine, self.silences, self._env)
+        if result.config is None or result.engine is None:
+            for problem in result.problems:
+                log.error("reload refused: %s", problem)
+            if seen != self._refused:  # one alert per broken version of the file, not per try
+                self._refused = seen
+                notify = tuple(self.config.defaults.notify or self.config.notifiers)
+                notice = failure_notice(self.config_path, result.problems, notify, self.clock())
+                self.deliver([notice])
+            return False
+        self._refused = ""
+        self.config, self.engine = result.config, result.engine
+        if result.restart_needed:
+            later = ", ".join(result.restart_needed)
+            log.warning("changed sections apply at the next restart: %s", later)
+        log.info("reloaded %s: %d rules", self.config_path, len(self.engine.rules))
+        return True
+
+    async def _watch_file(self) -> None:
+        """A scheduler job: reload when the file's content changed (editors, ConfigMap updates)."""
+        if fingerprint(self.config_path) != self._config_seen:
+            self.reload()
 
     async def run(self) -> None:
         """Run until stop() or a signal; every start-up error is raised before anything runs."""
-        env = dict(os.environ) if self.env is None else {**os.environ, **self.env}
+        env = self._env
         plugins = make_plugin_manager(
             plugins_path(self.config_path, self.config.plugins_dir), env=env
         )
@@ -102,8 +142,13 @@ class App:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, self.reload)
         scheduler = AsyncIOScheduler(event_loop=loop)
         scheduler.add_job(self._tick, "interval", seconds=TICK, id="engine-tick", coalesce=True)
+        scheduler.add_job(
+            self._watch_file, "interval", seconds=WATCH, id="config-watch", coalesce=True
+        )
         scheduler.start()
         try:
             source = IndexerSource(self.config.source, scheduler=scheduler, env=self.env)
@@ -115,16 +160,15 @@ class App:
                     task.cancel()
                 await asyncio.gather(consume, stop, return_exceptions=True)
         finally:
-            scheduler.remove_job("engine-tick")
             scheduler.shutdown(wait=False)
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)
 
     async def _consume(self, source: IndexerSource) -> None:
-        process = self.engine.process
         async for batch in source.batches():
             notes: list[Notification] = []
+            process = self.engine.process  # per batch: a reload may have swapped the engine
             for event in batch:
                 notes += process(event, event.at)
             if notes:

@@ -1,0 +1,81 @@
+"""Hot reload of rules.yaml: validate first, keep the old rules on error, keep unchanged alerts."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from alertbot.config import Config
+from alertbot.errors import AlertbotError, ConfigError
+from alertbot.rules.check import load_checked
+from alertbot.rules.engine import Engine
+from alertbot.rules.render import Notification
+from alertbot.rules.silences import SilenceStore
+
+log = logging.getLogger("alertbot.reload")
+LIVE_SECTIONS = ("defaults", "rules", "inhibit")  # what a reload changes without a restart
+
+
+@dataclass
+class Reloaded:
+    """The outcome of one reload attempt."""
+
+    config: Config | None  # the new config, or None when the file was refused
+    engine: Engine | None
+    problems: list[str]
+    restart_needed: list[str]  # sections that changed but only take effect at a restart
+
+
+def fingerprint(path: Path) -> str:
+    """What the file holds now (a content hash: an editor's save without changes is no reload)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
+
+
+def reload(
+    path: Path, current: Config, engine: Engine, silences: SilenceStore, env: dict[str, str]
+) -> Reloaded:
+    """Validate `path`; on success build a new engine carrying the state of unchanged rules."""
+    try:
+        config = load_checked(path, env=env)
+        if env.get("ALERTBOT_STATE_DIR"):
+            config = config.model_copy(update={"state_dir": env["ALERTBOT_STATE_DIR"]})
+        new_engine = Engine(config, silences=silences)
+    except ConfigError as exc:
+        return Reloaded(None, None, [str(p) for p in exc.problems], [])
+    except AlertbotError as exc:
+        return Reloaded(None, None, [str(exc)], [])
+    new_engine.import_state(engine.export_state())
+    changed = [
+        key
+        for key in type(current).model_fields
+        if key not in LIVE_SECTIONS and getattr(config, key) != getattr(current, key)
+    ]
+    return Reloaded(config, new_engine, [], changed)
+
+
+def failure_notice(
+    path: Path, problems: list[str], notify: tuple[str, ...], now: float
+) -> Notification:
+    """The alert a refused reload sends: the old rules stay active, here is why."""
+    shown = problems[:20]
+    more = f"\n... and {len(problems) - 20} more" if len(problems) > 20 else ""
+    return Notification(
+        rule="alertbot-config",
+        status="firing",
+        severity="error",
+        labels={"file": os.fspath(path)},
+        title=f"Config reload refused: {path.name} has {len(problems)} problem(s)",
+        message="The previous rules stay active.\n" + "\n".join(shown) + more,
+        at=now,
+        notify=notify,
+        fingerprint=f"alertbot-config:{os.fspath(path)}:{now}",
+        starts_at=now,
+        ends_at=None,
+        event={},
+    )
