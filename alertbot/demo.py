@@ -1,19 +1,25 @@
 """`make demo`: the bundled simulator plays the demo scenario and alertbot alerts on it, live.
 
 Everything runs on loopback in one process: the simulator (a local Indexer), the bot with the
-repository's rules.yaml pointed at it, and the console notifier. About a minute, then it stops.
+repository's rules.yaml pointed at it, the console notifier, and a local mail sink that prints
+the mail the email notifier sends. About a minute, then it stops.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
+import socket
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alertbot.app import App
+from alertbot.config import Config
 from alertbot.logs import setup_logging
 from alertbot.rules.check import load_checked
 from alertbot.sim import SimSettings, Simulator, load_scenario
@@ -24,8 +30,8 @@ SETTLE = 3.0  # seconds after the timeline for the last alerts to be told
 async def demo(rules: Path, speed: float = 1.0) -> int:
     """Run the demo; returns how many notifications were sent."""
     config = load_checked(rules)
-    with tempfile.TemporaryDirectory(prefix="alertbot-demo-") as state:
-        config = config.model_copy(update={"state_dir": state})
+    with tempfile.TemporaryDirectory(prefix="alertbot-demo-") as state, MailSink() as sink:
+        config = with_mail(config.model_copy(update={"state_dir": state}), sink.port)
         settings = SimSettings(time_scale=speed)
         async with Simulator(load_scenario("demo"), settings) as sim:
             sim.narrate = _narrator()
@@ -38,8 +44,52 @@ async def demo(rules: Path, speed: float = 1.0) -> int:
             await asyncio.sleep(SETTLE / speed)
             app.stop()
             await bot
-    print(f"\ndemo done: {app.notifications} notifications", flush=True)
+    print(f"\ndemo done: {app.notifications} notifications, {sink.count} mails", flush=True)
     return app.notifications
+
+
+class MailSink:
+    """A local SMTP server (aiosmtpd) on 127.0.0.1 that prints every mail it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller  # a dev extra: `make demo` installs it
+
+        self.count = 0
+        self.port = _free_port()  # aiosmtpd probes its port on start, so it needs a real one
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self) -> MailSink:
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._controller.stop()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        """aiosmtpd's hook: print the mail's recipients and subject."""
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.count += 1
+        rcpt = ", ".join(envelope.rcpt_tos)
+        print(f"+++ mail to {rcpt}: {message['Subject']}", flush=True)
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def with_mail(config: Config, port: int) -> Config:
+    """The config plus a `demo-mail` email notifier that every rule also notifies."""
+    url = f"mailto://127.0.0.1:{port}?from=alertbot@localhost&to=trader@localhost"
+    notifiers = {**config.notifiers, "demo-mail": {"type": "email", "url": url}}
+    everyone = list(config.defaults.notify or config.notifiers)
+    rules = [
+        rule.model_copy(update={"notify": [*(rule.notify or everyone), "demo-mail"]})
+        for rule in config.rules
+    ]
+    return config.model_copy(update={"notifiers": notifiers, "rules": rules})
 
 
 def _narrator() -> Callable[[str], None]:

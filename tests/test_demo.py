@@ -34,3 +34,6 @@ async def test_demo_shows_the_three_headline_alerts(tmp_path, capsys):
     assert "equity-low" in resolved
     assert "[RESOLVED] Equity low on dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art/0" in out
     assert sent == len(footers)  # every notification was printed by the console notifier
+    mails = [line for line in out.splitlines() if line.startswith("+++ mail to trader@localhost:")]
+    assert mails  # the email notifier reached the local mail sink (bursts are batched)
+    assert f"{len(mails)} mails" in out.splitlines()[-1]
