@@ -8,13 +8,17 @@ import logging
 import os
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import IO
 
+import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from alertbot import __version__
 from alertbot.config import Config
+from alertbot.jobs import digest, heartbeat
 from alertbot.notify.base import Notifier, build_notifiers
 from alertbot.notify.builtin.console import ConsoleNotifier
 from alertbot.notify.delivery import Delivery
@@ -26,6 +30,10 @@ from alertbot.rules.render import Notification
 from alertbot.rules.silences import SilenceStore
 from alertbot.source.client import IndexerSource
 from alertbot.state.db import StateDB
+from alertbot.web.config import HttpConfig
+from alertbot.web.health import health
+from alertbot.web.server import WebServer
+from alertbot.web.snapshot import ConnInfo, LatencyRecorder, Snapshot
 
 log = logging.getLogger("alertbot")
 TICK = 0.5  # engine timers (for, absence, repeat, group flushes) resolve to this
@@ -64,6 +72,16 @@ class App:
         self._env = dict(os.environ) if env is None else {**os.environ, **env}
         self._config_seen = fingerprint(self.config_path)
         self._refused = ""  # fingerprint of the last file version a reload refused
+        self.http = HttpConfig.model_validate(config.http)
+        self.started_at = clock()
+        self.events: Counter[str] = Counter()
+        self.alerts: Counter[tuple[str, str]] = Counter()
+        self.latency = LatencyRecorder()
+        self._since_digest: Counter[tuple[str, str]] = Counter()
+        self._digest_at = self.started_at
+        self._source: IndexerSource | None = None
+        self.web: WebServer | None = None
+        self.ready = asyncio.Event()  # set once everything started (tests, embedding programs)
 
     def stop(self) -> None:
         """Ask the app to stop (SIGINT/SIGTERM); a second request forces the exit at once.
@@ -117,6 +135,9 @@ class App:
             if delivery.alerts.restore_engine(self.engine):
                 log.info("alert state restored from %s", self.config.state_dir)
             self._plugins, self._delivery = plugins, delivery
+            web = self.web = WebServer(self.http, self.snapshot) if self.http.enabled else None
+            if web is not None:
+                await web.start()  # a port in use stops the start here, nothing running yet
             await plugins.startup(self.config)
             await delivery.start()
             try:
@@ -124,6 +145,8 @@ class App:
             finally:
                 await delivery.stop()
                 delivery.submit_many((), state=self.engine.export_state())
+                if web is not None:
+                    await web.stop()
         finally:
             for notifier in notifiers.values():
                 await notifier.close()
@@ -149,10 +172,14 @@ class App:
         scheduler.add_job(
             self._watch_file, "interval", seconds=WATCH, id="config-watch", coalesce=True
         )
+        self._add_jobs(scheduler)
         scheduler.start()
         try:
-            source = IndexerSource(self.config.source, scheduler=scheduler, env=self.env)
+            source = self._source = IndexerSource(
+                self.config.source, scheduler=scheduler, env=self.env
+            )
             async with source:
+                self.ready.set()
                 consume = asyncio.create_task(self._consume(source), name="alertbot-engine")
                 stop = asyncio.create_task(self._stop.wait(), name="alertbot-stop")
                 await asyncio.wait({consume, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -166,11 +193,16 @@ class App:
                     loop.remove_signal_handler(sig)
 
     async def _consume(self, source: IndexerSource) -> None:
+        events = self.events
         async for batch in source.batches():
             notes: list[Notification] = []
             process = self.engine.process  # per batch: a reload may have swapped the engine
             for event in batch:
-                notes += process(event, event.at)
+                events[event.kind] += 1
+                found = process(event, event.at)
+                if found:
+                    notes += found
+                    self.latency.observe(max(0.0, self.clock() - event.at))
             if notes:
                 self.deliver(notes)
 
@@ -188,3 +220,73 @@ class App:
         enriched = [self._plugins.enrich(note) for note in notes]
         self._delivery.submit_many(enriched, state=self.engine.export_state())
         self.notifications += len(enriched)
+        for note in enriched:
+            self.alerts[(note.rule, note.status)] += 1
+            self._since_digest[(note.rule, note.status)] += 1
+
+    # --- scheduled jobs and status --------------------------------------------------------
+    def _add_jobs(self, scheduler: AsyncIOScheduler) -> None:
+        jobs = self.config.jobs
+        if jobs.digest is not None:
+            every = jobs.digest.every
+            scheduler.add_job(self._digest, "interval", seconds=every, id="digest")
+        if jobs.heartbeat is not None:
+            every = jobs.heartbeat.every
+            scheduler.add_job(self._heartbeat, "interval", seconds=every, id="heartbeat")
+        scheduler.add_job(self._prune, "interval", seconds=jobs.prune_every, id="prune")
+
+    async def _digest(self) -> None:
+        """Equity and PnL per account, and the alerts told since the last digest."""
+        config = self.config.jobs.digest
+        if config is None or self._source is None:
+            return
+        now = self.clock()
+        notify = tuple(config.notify or self.config.defaults.notify or self.config.notifiers)
+        accounts = self._source.normalizer.account_views(now)
+        note = digest(accounts, self._since_digest, self._digest_at, now, notify, config.severity)
+        self._digest_at = now
+        self.deliver([note])
+        self._since_digest = Counter()  # the digest does not count itself
+
+    async def _heartbeat(self) -> None:
+        """Ping the dead man's switch while healthy (so the switch fires when alertbot is not)."""
+        config = self.config.jobs.heartbeat
+        if config is None:
+            return
+        code, _body = health(self.snapshot(), self.http.unhealthy_after)
+        async with httpx.AsyncClient() as client:
+            await heartbeat(client, config, code == 200)
+
+    async def _prune(self) -> None:
+        """Forget silences that expired long ago (the outbox prunes itself on writes)."""
+        self.silences.purge(self.clock())
+
+    def snapshot(self) -> Snapshot:
+        """What /healthz and /metrics show, built at request time from existing counters."""
+        source, delivery = self._source, self._delivery
+        conns = [ConnInfo.from_state(c) for c in source.feed.conns.values()] if source else []
+        status = delivery.status() if delivery is not None else {}
+        lanes = status.get("notifiers", {})
+        deliveries = {
+            (name, result): int(lane[result])
+            for name, lane in lanes.items()
+            for result in ("sent", "failed", "dead")
+        }
+        depth = int(status.get("outbox_depth", 0))
+        return Snapshot(
+            now=self.clock(),
+            started_at=self.started_at,
+            version=__version__,
+            connections=conns,
+            polling=bool(source and source.polling),
+            messages=source.feed.messages if source else {},
+            events=dict(self.events),
+            alerts=dict(self.alerts),
+            deliveries=deliveries,
+            outbox_depth=depth,
+            outbox_oldest_age=status.get("oldest_pending_age") if depth else None,
+            reconnects=self.events["connection.reconnect"],
+            gaps=self.events["connection.gap"],
+            latency=self.latency.snapshot(),
+            problems=source.problems.total if source else 0,
+        )

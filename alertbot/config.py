@@ -20,6 +20,7 @@ from pydantic import (
 from alertbot.durations import Duration as Duration  # re-exported for config models
 from alertbot.durations import PositiveDuration as PositiveDuration
 from alertbot.errors import ConfigError, Problem
+from alertbot.jobs import DigestConfig, HeartbeatConfig, JobsConfig
 from alertbot.notify.delivery_config import DeliveryConfig, RetryBackoff
 from alertbot.rules.config import SECTION_MODELS, DefaultsConfig, InhibitRule, Rules
 from alertbot.source.address import SubaccountRef, parse_subaccount
@@ -139,7 +140,7 @@ class Config(Strict):
     delivery: DeliveryConfig = DeliveryConfig()  # outbox retries, fallback, rate limits
     plugins_dir: str = "plugins"  # local one-file plugins are loaded only from here
     http: dict[str, Any] = {}  # health and metrics endpoint (typed by alertbot.web.config)
-    jobs: dict[str, Any] = {}  # digest, heartbeat, pruning (typed by alertbot.jobs)
+    jobs: JobsConfig = JobsConfig()  # digest, heartbeat, pruning
 
 
 def load_config(path: str | os.PathLike[str], *, env: dict[str, str] | None = None) -> Config:
@@ -170,9 +171,19 @@ def parse_config(text: str, file: str, *, env: dict[str, str] | None = None) -> 
         raise ConfigError(problems) from None
     if problems:
         raise ConfigError(problems)
-    if "ALERTBOT_STATE_DIR" in env:
-        config = config.model_copy(update={"state_dir": env["ALERTBOT_STATE_DIR"]})
-    return config
+    return apply_env(config, env)
+
+
+def apply_env(config: Config, env: dict[str, str]) -> Config:
+    """Deployment overrides, so one rules.yaml serves a laptop and a container alike."""
+    update: dict[str, Any] = {}
+    if env.get("ALERTBOT_STATE_DIR"):
+        update["state_dir"] = env["ALERTBOT_STATE_DIR"]
+    if env.get("ALERTBOT_PLUGINS_DIR"):
+        update["plugins_dir"] = env["ALERTBOT_PLUGINS_DIR"]
+    if env.get("ALERTBOT_HTTP_LISTEN"):
+        update["http"] = {**config.http, "listen": env["ALERTBOT_HTTP_LISTEN"]}
+    return config.model_copy(update=update) if update else config
 
 
 def problems_from_validation(
@@ -229,6 +240,9 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "source.polling": PollingConfig,
     "delivery": DeliveryConfig,
     "delivery.backoff": RetryBackoff,
+    "jobs": JobsConfig,
+    "jobs.digest": DigestConfig,
+    "jobs.heartbeat": HeartbeatConfig,
     **SECTION_MODELS,
 }
 

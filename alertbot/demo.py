@@ -31,7 +31,8 @@ async def demo(rules: Path, speed: float = 1.0) -> int:
     """Run the demo; returns how many notifications were sent."""
     config = load_checked(rules)
     with tempfile.TemporaryDirectory(prefix="alertbot-demo-") as state, MailSink() as sink:
-        config = with_mail(config.model_copy(update={"state_dir": state}), sink.port)
+        local = {"state_dir": state, "http": {"listen": "127.0.0.1:0"}}  # any free port
+        config = with_mail(config.model_copy(update=local), sink.port)
         settings = SimSettings(time_scale=speed)
         async with Simulator(load_scenario("demo"), settings) as sim:
             sim.narrate = _narrator()

@@ -43,8 +43,6 @@ def reload(
     """Validate `path`; on success build a new engine carrying the state of unchanged rules."""
     try:
         config = load_checked(path, env=env)
-        if env.get("ALERTBOT_STATE_DIR"):
-            config = config.model_copy(update={"state_dir": env["ALERTBOT_STATE_DIR"]})
         new_engine = Engine(config, silences=silences)
     except ConfigError as exc:
         return Reloaded(None, None, [str(p) for p in exc.problems], [])

@@ -68,6 +68,7 @@ version: 1
 source: {{ws_url: "{sim.ws_url}", rest_url: "{sim.rest_url}", subaccounts: [{ACC}],
           markets: [BTC-USD], market_channels: [trades], batched: false}}
 state_dir: {state}
+http: {{listen: "127.0.0.1:0"}}
 notifiers:
   hook: {{type: webhook, url: "http://127.0.0.1:{hook_port}/hook"}}
 rules:

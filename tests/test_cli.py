@@ -29,6 +29,7 @@ source:
   markets: [BTC-USD]
   reconnect: {{initial: 50ms, max: 200ms}}
 state_dir: {path.parent / "state"}
+http: {{listen: "127.0.0.1:0"}}
 rules:
   - name: account-seen
     on: account

@@ -115,3 +115,11 @@ def test_format_duration():
     assert format_duration(0.25) == "250ms"
     assert format_duration(90) == "1m30s"
     assert format_duration(86400 + 61) == "1d1m1s"
+
+
+def test_deployment_environment_overrides():
+    text = f"source:\n  subaccounts: [{ADDR}/0]\nhttp: {{unhealthy_after: 1m}}\n"
+    env = {"ALERTBOT_PLUGINS_DIR": "/plugins", "ALERTBOT_HTTP_LISTEN": "0.0.0.0:8080"}
+    config = parse_config(text, "rules.yaml", env=env)
+    assert config.plugins_dir == "/plugins"
+    assert config.http == {"unhealthy_after": "1m", "listen": "0.0.0.0:8080"}

@@ -24,6 +24,7 @@ source:
   subaccounts: [{ACC}]
   markets: [BTC-USD]
 state_dir: {path.parent / "state"}
+http: {{listen: "127.0.0.1:0"}}
 notifiers:
   console: {{type: console}}
   hook: {{type: webhook, url: "{hook}"}}

@@ -16,6 +16,7 @@ HEAD = """
 version: 1
 source: {{ws_url: "{ws}", rest_url: "{rest}", subaccounts: [{acc}], markets: [BTC-USD]}}
 state_dir: {state}
+http: {{listen: "127.0.0.1:0"}}
 rules:
   - name: account-seen
     on: account

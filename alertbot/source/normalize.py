@@ -114,6 +114,14 @@ class Normalizer:
             self._problem(f"{channel} update: {describe(exc)}", contents)
             return []
 
+    def account_views(self, now: float) -> list[dict[str, Any]]:
+        """Every watched account as an `account` event's fields (for digests and status)."""
+        del now  # valuations use the latest oracle prices, whatever their age
+        markets = self.markets
+        return [
+            account_data(acct, markets, "digest") for acct in self.subs.accounts.by_key.values()
+        ]
+
     def updater(self, channel: str) -> Handler | None:
         """The raw update handler of a channel, for the feed's hot path.
 

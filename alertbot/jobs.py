@@ -1,0 +1,105 @@
+"""Scheduled jobs besides engine time: a periodic digest, a heartbeat ping, pruning of history."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from alertbot.durations import PositiveDuration, format_duration
+from alertbot.events import iso_utc
+from alertbot.rules.render import Notification
+
+log = logging.getLogger("alertbot.jobs")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DigestConfig(_Strict):
+    """Equity and PnL per account, and the alerts since the last digest, every `every`."""
+
+    every: PositiveDuration = 86400.0
+    notify: list[str] | None = None  # None: the defaults' notifiers (else every notifier)
+    severity: str = "info"
+
+
+class HeartbeatConfig(_Strict):
+    """A GET to `url` every `every` while healthy: an outside dead man's switch notices silence."""
+
+    url: str
+    every: PositiveDuration = 60.0
+    timeout: PositiveDuration = 10.0
+
+
+class JobsConfig(_Strict):
+    """The `jobs:` section."""
+
+    digest: DigestConfig | None = None
+    heartbeat: HeartbeatConfig | None = None
+    prune_every: PositiveDuration = 3600.0  # expired silences are forgotten this often
+
+
+def digest(
+    accounts: Sequence[dict[str, Any]],
+    alerts: Counter[tuple[str, str]],
+    since: float,
+    now: float,
+    notify: tuple[str, ...],
+    severity: str,
+) -> Notification:
+    """The digest notification (pure: the caller passes the accounts and the alert counts)."""
+    lines = [
+        _account_line(a) for a in sorted(accounts, key=lambda a: (a["address"], a["subaccount"]))
+    ]
+    lines = lines or ["no account data yet"]
+    told = sum(alerts.values())
+    lines.append(f"alerts since {iso_utc(since)}: {told}")
+    for (rule, status), count in sorted(alerts.items()):
+        lines.append(f"  {rule} {status}: {count}")
+    title = f"Digest: {len(accounts)} account(s), {told} alert(s) in {format_duration(now - since)}"
+    return Notification(
+        rule="alertbot-digest",
+        status="firing",
+        severity=severity,
+        labels={},
+        title=title,
+        message="\n".join(lines),
+        at=now,
+        notify=notify,
+        fingerprint=f"alertbot-digest:{now}",
+        starts_at=now,
+        ends_at=None,
+        event={},
+    )
+
+
+def _account_line(account: dict[str, Any]) -> str:
+    pnl = sum(p.get("unrealized_pnl") or 0.0 for p in account.get("positions") or ())
+    usage = account.get("margin_usage") or 0.0
+    return (
+        f"{account['address']}/{account['subaccount']}: equity {account['equity']:,.2f} USDC, "
+        f"unrealized PnL {pnl:+,.2f}, margin usage {usage:.0%}, "
+        f"{account.get('position_count', 0)} position(s)"
+    )
+
+
+async def heartbeat(client: httpx.AsyncClient, config: HeartbeatConfig, healthy: bool) -> bool:
+    """Ping the dead man's switch if healthy; a failed ping is logged, never raised."""
+    if not healthy:
+        log.warning("heartbeat skipped: alertbot is not healthy (the switch will notice)")
+        return False
+    try:
+        response = await client.get(config.url, timeout=config.timeout)
+    except httpx.HTTPError as exc:
+        log.warning("heartbeat ping failed: %s", type(exc).__name__)
+        return False
+    if response.status_code >= 400:
+        log.warning("heartbeat ping answered HTTP %d", response.status_code)
+        return False
+    return True
