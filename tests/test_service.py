@@ -110,3 +110,26 @@ def test_unwritable_state_dir_is_refused_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert str(blocker) in err[0]
+
+
+def test_port_in_use_is_refused_with_one_line(tmp_path, capsys):
+    import socket
+
+    from alertbot.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(
+            f"source: {{subaccounts: [{ACC}], ws_url: 'ws://127.0.0.1:9/v4/ws'}}\n"
+            f"state_dir: {tmp_path / 'state'}\n"
+            f'http: {{listen: "127.0.0.1:{port}"}}\n',
+            encoding="utf-8",
+        )
+        assert main(["run", "-c", str(rules)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert f"127.0.0.1:{port}" in err[0]
+    assert "in use" in err[0]
