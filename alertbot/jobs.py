@@ -12,12 +12,14 @@ from pydantic import BaseModel, ConfigDict
 
 from alertbot.durations import PositiveDuration, format_duration
 from alertbot.events import iso_utc
-from alertbot.rules.render import Notification
+from alertbot.rules.render import Notification, notice
 
 log = logging.getLogger("alertbot.jobs")
 
 
 class _Strict(BaseModel):
+    """Unknown keys are errors, values immutable (alertbot.config.Strict; no import cycle)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -63,20 +65,7 @@ def digest(
     for (rule, status), count in sorted(alerts.items()):
         lines.append(f"  {rule} {status}: {count}")
     title = f"Digest: {len(accounts)} account(s), {told} alert(s) in {format_duration(now - since)}"
-    return Notification(
-        rule="alertbot-digest",
-        status="firing",
-        severity=severity,
-        labels={},
-        title=title,
-        message="\n".join(lines),
-        at=now,
-        notify=notify,
-        fingerprint=f"alertbot-digest:{now}",
-        starts_at=now,
-        ends_at=None,
-        event={},
-    )
+    return notice("alertbot-digest", severity, title, "\n".join(lines), notify, now)
 
 
 def _account_line(account: dict[str, Any]) -> str:

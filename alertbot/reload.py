@@ -12,7 +12,7 @@ from alertbot.config import Config
 from alertbot.errors import AlertbotError, ConfigError
 from alertbot.rules.check import load_checked
 from alertbot.rules.engine import Engine
-from alertbot.rules.render import Notification
+from alertbot.rules.render import Notification, notice
 from alertbot.rules.silences import SilenceStore
 
 log = logging.getLogger("alertbot.reload")
@@ -63,17 +63,7 @@ def failure_notice(
     """The alert a refused reload sends: the old rules stay active, here is why."""
     shown = problems[:20]
     more = f"\n... and {len(problems) - 20} more" if len(problems) > 20 else ""
-    return Notification(
-        rule="alertbot-config",
-        status="firing",
-        severity="error",
-        labels={"file": os.fspath(path)},
-        title=f"Config reload refused: {path.name} has {len(problems)} problem(s)",
-        message="The previous rules stay active.\n" + "\n".join(shown) + more,
-        at=now,
-        notify=notify,
-        fingerprint=f"alertbot-config:{os.fspath(path)}:{now}",
-        starts_at=now,
-        ends_at=None,
-        event={},
-    )
+    title = f"Config reload refused: {path.name} has {len(problems)} problem(s)"
+    message = "The previous rules stay active.\n" + "\n".join(shown) + more
+    labels = {"file": os.fspath(path)}
+    return notice("alertbot-config", "error", title, message, notify, now, labels)

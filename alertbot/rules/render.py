@@ -123,3 +123,29 @@ def _listing(summaries: list[AlertSummary]) -> str:
     if len(summaries) > MAX_LISTED:
         lines.append(f"... and {len(summaries) - MAX_LISTED} more")
     return "\n".join(lines)
+
+
+def notice(
+    rule: str,
+    severity: str,
+    title: str,
+    message: str,
+    notify: tuple[str, ...],
+    now: float,
+    labels: dict[str, str] | None = None,
+) -> Notification:
+    """A notification alertbot sends about itself (digest, refused reload): no rule, no event."""
+    return Notification(
+        rule=rule,
+        status="firing",
+        severity=severity,
+        labels=labels or {},
+        title=title,
+        message=message,
+        at=now,
+        notify=notify,
+        fingerprint=f"{rule}:{now}",
+        starts_at=now,
+        ends_at=None,
+        event={},
+    )
