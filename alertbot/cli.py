@@ -9,17 +9,12 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from alertbot import __version__
+from alertbot.cliargs import config_arg
 from alertbot.config import load_config
 from alertbot.errors import AlertbotError, ConfigError
 from alertbot.logs import setup_logging
 
 EXIT_USAGE = 2  # bad config or arguments: nothing was started
-
-
-def _config_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-c", "--config", default="rules.yaml", help="rules file (default: ./rules.yaml)"
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,13 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     tail = sub.add_parser("tail", help="print the live event stream, one line per event")
-    _config_arg(tail)
+    config_arg(tail)
     tail.add_argument("--json", action="store_true", help="one JSON object per line")
     tail.add_argument("--kind", action="append", help="only these kinds (glob, repeatable)")
     tail.set_defaults(handler=cmd_tail)
 
     record = sub.add_parser("record", help="record raw server messages as JSON lines")
-    _config_arg(record)
+    config_arg(record)
     record.add_argument("-o", "--output", required=True, help="file to append to ('-' = stdout)")
     record.set_defaults(handler=cmd_record)
 
@@ -53,11 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.set_defaults(handler=cmd_simulate)
 
     run = sub.add_parser("run", help="watch the Indexer and alert (the main job)")
-    _config_arg(run)
+    config_arg(run)
     run.set_defaults(handler=cmd_run)
 
     replay = sub.add_parser("replay", help="backtest rules on a recording; sends nothing")
-    _config_arg(replay)
+    config_arg(replay)
     replay.add_argument("recording", help="a file written by `alertbot record`")
     replay.add_argument("--json", action="store_true", help="one JSON object per notification")
     replay.set_defaults(handler=cmd_replay)

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from alertbot.cliargs import config_arg
 from alertbot.config import Config
 from alertbot.errors import AlertbotError
 from alertbot.events import iso_utc
@@ -21,16 +22,12 @@ OK, FAILED = 0, 1
 def register(subparsers: Any) -> None:
     """Add `plugins` and `notify-test` to the CLI's subparsers."""
     plugins = subparsers.add_parser("plugins", help="list plugins, their hooks and notifiers")
-    _config_arg(plugins)
+    config_arg(plugins)
     plugins.set_defaults(handler=cmd_plugins)
     test = subparsers.add_parser("notify-test", help="send one test message through a notifier")
-    _config_arg(test)
+    config_arg(test)
     test.add_argument("name", help="the notifier's name under `notifiers:`")
     test.set_defaults(handler=cmd_notify_test)
-
-
-def _config_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-c", "--config", default="rules.yaml", help="rules file (rules.yaml)")
 
 
 def load_plugins(config_file: str, config: Config | None) -> Plugins:

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from alertbot.cliargs import config_arg
 from alertbot.durations import format_duration
 from alertbot.notify.outbox import DEAD, PENDING, SENT, Outbox, OutboxRow
 from alertbot.state.db import DB_FILE, StateDB
@@ -23,19 +24,15 @@ def register(subparsers: Any) -> None:
     outbox = subparsers.add_parser("outbox", help="inspect the delivery outbox")
     actions = outbox.add_subparsers(dest="outbox_command", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="pending notifications (--dead: dead letters)")
-    _config_arg(listing)
+    config_arg(listing)
     listing.add_argument("--dead", action="store_true", help="dead letters instead of pending")
     listing.add_argument("--sent", action="store_true", help="include recently sent rows")
     listing.add_argument("--limit", type=int, default=100, help="rows shown (default 100)")
     listing.set_defaults(handler=cmd_outbox_list)
     retry = actions.add_parser("retry", help="send a dead letter again")
-    _config_arg(retry)
+    config_arg(retry)
     retry.add_argument("id", type=int, help="row id from `alertbot outbox list --dead`")
     retry.set_defaults(handler=cmd_outbox_retry)
-
-
-def _config_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-c", "--config", default="rules.yaml", help="rules file (rules.yaml)")
 
 
 def state_dir(config_path: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from alertbot.cliargs import config_arg
 from alertbot.durations import format_duration, parse_duration
 from alertbot.errors import ConfigError
 from alertbot.events import iso_utc
@@ -26,36 +27,32 @@ OK, FAILED = 0, 1
 def register(subparsers: Any) -> None:
     """Add `check`, `test` and `silence` to the CLI's subparsers."""
     check = subparsers.add_parser("check", help="validate a rules file offline")
-    _config_arg(check)
+    config_arg(check)
     check.set_defaults(handler=cmd_check)
     test = subparsers.add_parser("test", help="run rule unit tests (events in, alerts out)")
-    _config_arg(test)
+    config_arg(test)
     test.add_argument("tests", nargs="?", help="tests file (default: <config>_test.yaml)")
     test.set_defaults(handler=cmd_test)
     _register_silence(subparsers)
 
 
-def _config_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-c", "--config", default="rules.yaml", help="rules file (rules.yaml)")
-
-
 def _register_silence(subparsers: Any) -> None:
     silence = subparsers.add_parser("silence", help="mute alerts for a while")
-    _config_arg(silence)
+    config_arg(silence)
     actions = silence.add_subparsers(dest="silence_command", metavar="ACTION", required=True)
     add = actions.add_parser("add", help="add a silence")
-    _config_arg(add)
+    config_arg(add)
     add.add_argument("--rule", required=True, help="rule name (a glob such as 'order-*' works)")
     add.add_argument("--label", action="append", default=[], metavar="K=V", help="repeatable")
     add.add_argument("--for", dest="duration", required=True, help="how long, e.g. 2h")
     add.add_argument("--comment", default="", help="why")
     add.set_defaults(handler=cmd_silence_add)
     listing = actions.add_parser("list", help="list active silences")
-    _config_arg(listing)
+    config_arg(listing)
     listing.add_argument("--all", action="store_true", help="include expired silences")
     listing.set_defaults(handler=cmd_silence_list)
     expire = actions.add_parser("expire", help="end a silence now")
-    _config_arg(expire)
+    config_arg(expire)
     expire.add_argument("id", help="silence id (a unique prefix is enough)")
     expire.set_defaults(handler=cmd_silence_expire)
 
