@@ -22,7 +22,6 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Sequence
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -31,19 +30,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from alertbot.notify.base import SendResult as Result  # the real contract
 from alertbot.notify.delivery import Delivery
 from alertbot.notify.delivery_config import DeliveryConfig
 from alertbot.notify.outbox import Outbox
 from alertbot.rules.render import Notification
 from alertbot.state.db import StateDB
-
-
-@dataclass(frozen=True)
-class Result:
-    ok: bool
-    retry_after: float | None = None
-    permanent: bool = False
-    detail: str = ""
 
 
 class Server:

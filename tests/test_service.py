@@ -95,41 +95,33 @@ async def test_second_signal_forces_exit(sim, tmp_path):
         await stop(proc)
 
 
-def test_unwritable_state_dir_is_refused_with_one_line(tmp_path, capsys):
+def refused(tmp_path: Path, capsys, config: str) -> str:
+    """Run `alertbot run` on a config that must be refused; its single stderr line."""
     from alertbot.cli import main
 
-    blocker = tmp_path / "state"
-    blocker.write_text("a file where the state folder should be", encoding="utf-8")
     rules = tmp_path / "rules.yaml"
-    rules.write_text(
-        f"source: {{subaccounts: [{ACC}], ws_url: 'ws://127.0.0.1:9/v4/ws'}}\n"
-        f"state_dir: {blocker}\n",
-        encoding="utf-8",
-    )
+    source = f"source: {{subaccounts: [{ACC}], ws_url: 'ws://127.0.0.1:9/v4/ws'}}\n"
+    rules.write_text(source + config, encoding="utf-8")
     assert main(["run", "-c", str(rules)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
-    assert str(blocker) in err[0]
+    return err[0]
+
+
+def test_unwritable_state_dir_is_refused_with_one_line(tmp_path, capsys):
+    blocker = tmp_path / "state"
+    blocker.write_text("a file where the state folder should be", encoding="utf-8")
+    assert str(blocker) in refused(tmp_path, capsys, f"state_dir: {blocker}\n")
 
 
 def test_port_in_use_is_refused_with_one_line(tmp_path, capsys):
     import socket
 
-    from alertbot.cli import main
-
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        rules = tmp_path / "rules.yaml"
-        rules.write_text(
-            f"source: {{subaccounts: [{ACC}], ws_url: 'ws://127.0.0.1:9/v4/ws'}}\n"
-            f"state_dir: {tmp_path / 'state'}\n"
-            f'http: {{listen: "127.0.0.1:{port}"}}\n',
-            encoding="utf-8",
-        )
-        assert main(["run", "-c", str(rules)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1
-    assert f"127.0.0.1:{port}" in err[0]
-    assert "in use" in err[0]
+        config = f'state_dir: {tmp_path / "state"}\nhttp: {{listen: "127.0.0.1:{port}"}}\n'
+        line = refused(tmp_path, capsys, config)
+    assert f"127.0.0.1:{port}" in line
+    assert "in use" in line

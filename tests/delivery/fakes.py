@@ -12,17 +12,8 @@ from typing import Any
 
 import httpx
 
+from alertbot.notify.base import SendResult as Result  # the real contract
 from alertbot.rules.render import Notification
-
-
-@dataclass(frozen=True)
-class Result:
-    """The shape of part A's SendResult."""
-
-    ok: bool
-    retry_after: float | None = None
-    permanent: bool = False
-    detail: str = ""
 
 
 class Clock:
