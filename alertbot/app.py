@@ -18,6 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from alertbot import __version__
 from alertbot.config import Config
+from alertbot.core.model import Notification
 from alertbot.jobs import digest, heartbeat
 from alertbot.notify.base import Notifier, build_notifiers
 from alertbot.notify.builtin.console import ConsoleNotifier
@@ -26,7 +27,6 @@ from alertbot.notify.outbox import Outbox
 from alertbot.plugins import Plugins, make_plugin_manager, plugins_path
 from alertbot.reload import failure_notice, fingerprint, reload
 from alertbot.rules.engine import Engine
-from alertbot.rules.render import Notification
 from alertbot.rules.silences import SilenceStore
 from alertbot.source.client import IndexerSource
 from alertbot.state.db import StateDB

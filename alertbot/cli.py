@@ -11,7 +11,7 @@ from typing import Any
 from alertbot import __version__
 from alertbot.cliargs import config_arg
 from alertbot.config import load_config
-from alertbot.errors import AlertbotError, ConfigError
+from alertbot.core.errors import AlertbotError, ConfigError
 from alertbot.logs import setup_logging
 
 EXIT_USAGE = 2  # bad config or arguments: nothing was started

@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from alertbot.durations import Duration as Duration  # re-exported for config models
-from alertbot.durations import PositiveDuration as PositiveDuration
-from alertbot.errors import ConfigError, Problem
-from alertbot.jobs import DigestConfig, HeartbeatConfig, JobsConfig
-from alertbot.notify.delivery_config import DeliveryConfig, RetryBackoff
-from alertbot.rules.config import SECTION_MODELS, DefaultsConfig, InhibitRule, Rules
+from alertbot.core.durations import Duration, PositiveDuration
+from alertbot.core.errors import ConfigError, Problem
+from alertbot.core.located import load_located, problems_from_validation
+from alertbot.core.strict import Strict
+from alertbot.jobs import JobsConfig
+from alertbot.notify.delivery_config import DeliveryConfig
+from alertbot.rules.config import DefaultsConfig, InhibitRule, Rules
 from alertbot.source.address import SubaccountRef, parse_subaccount
-from alertbot.yamlpos import Located, load_located
+from alertbot.source.protocol import CANDLE_RESOLUTIONS
 
 NETWORKS = {
     "mainnet": ("wss://indexer.dydx.trade/v4/ws", "https://indexer.dydx.trade/v4"),
@@ -33,7 +31,6 @@ NETWORKS = {
         "https://indexer.v4testnet.dydx.exchange/v4",
     ),
 }
-CANDLE_RESOLUTIONS = ("1MIN", "5MINS", "15MINS", "30MINS", "1HOUR", "4HOURS", "1DAY")
 
 
 def _subaccount(value: Any) -> Any:
@@ -46,12 +43,6 @@ def _parent_subaccount(value: Any) -> Any:
 
 Subaccount = Annotated[SubaccountRef, BeforeValidator(_subaccount)]
 ParentSubaccount = Annotated[SubaccountRef, BeforeValidator(_parent_subaccount)]
-
-
-class Strict(BaseModel):
-    """Base for every config section: unknown keys are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class BackoffConfig(Strict):
@@ -166,7 +157,7 @@ def parse_config(text: str, file: str, *, env: dict[str, str] | None = None) -> 
     try:
         config = Config.model_validate(located.data)
     except ValidationError as exc:
-        problems.extend(problems_from_validation(exc, located))
+        problems.extend(problems_from_validation(exc, located, model=Config))
         problems.sort(key=lambda p: (p.line, p.column))
         raise ConfigError(problems) from None
     if problems:
@@ -184,69 +175,3 @@ def apply_env(config: Config, env: dict[str, str]) -> Config:
     if env.get("ALERTBOT_HTTP_LISTEN"):
         update["http"] = {**config.http, "listen": env["ALERTBOT_HTTP_LISTEN"]}
     return config.model_copy(update=update) if update else config
-
-
-def problems_from_validation(
-    exc: ValidationError, located: Located, prefix: tuple[str | int, ...] = ()
-) -> list[Problem]:
-    """Turn pydantic errors into located, human messages (unknown keys get a suggestion)."""
-    out = []
-    for err in exc.errors():
-        path = (*prefix, *(p for p in err["loc"] if not _is_union_tag(p)))
-        if located.reported(path):
-            continue
-        is_key = err["type"] in ("extra_forbidden", "missing")
-        out.append(located.problem(path, _message(err, path, located), key=is_key))
-    return out
-
-
-def _is_union_tag(part: Any) -> bool:
-    # pydantic inserts type names such as 'function-before[...]' into loc for unions
-    return isinstance(part, str) and ("[" in part or part in {"str", "int", "float", "bool"})
-
-
-def _message(err: Any, path: tuple[str | int, ...], located: Located) -> str:
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        key = str(path[-1])
-        parent = _lookup(located.data, path[:-1])
-        allowed = _allowed_keys(path[:-1], parent)
-        hint = difflib.get_close_matches(key, allowed, n=1)
-        suffix = f"; did you mean {hint[0]!r}?" if hint else ""
-        return f"unknown key {key!r}{suffix}"
-    if kind == "missing":
-        return "required key is missing"
-    msg = str(err["msg"])
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
-    if kind == "literal_error":
-        return f"{msg}, got {err.get('input')!r}"
-    return msg
-
-
-def _lookup(data: Any, path: tuple[str | int, ...]) -> Any:
-    for part in path:
-        try:
-            data = data[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data
-
-
-_SECTION_MODELS: dict[str, type[BaseModel]] = {
-    "": Config,
-    "source": SourceConfig,
-    "source.reconnect": BackoffConfig,
-    "source.polling": PollingConfig,
-    "delivery": DeliveryConfig,
-    "delivery.backoff": RetryBackoff,
-    "jobs": JobsConfig,
-    "jobs.digest": DigestConfig,
-    "jobs.heartbeat": HeartbeatConfig,
-    **SECTION_MODELS,
-}
-
-
-def _allowed_keys(path: tuple[str | int, ...], _parent: Any) -> list[str]:
-    model = _SECTION_MODELS.get(".".join(str(p) for p in path if isinstance(p, str)))
-    return list(model.model_fields) if model else []

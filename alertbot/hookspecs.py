@@ -13,8 +13,8 @@ import pluggy
 
 if TYPE_CHECKING:
     from alertbot.config import Config
+    from alertbot.core.model import Notification
     from alertbot.notify.base import Notifier
-    from alertbot.rules.render import Notification
 
 PROJECT = "alertbot"
 hookspec = pluggy.HookspecMarker(PROJECT)

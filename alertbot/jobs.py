@@ -8,30 +8,23 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict
 
-from alertbot.durations import PositiveDuration, format_duration
-from alertbot.events import iso_utc
-from alertbot.rules.render import Notification, notice
+from alertbot.core.durations import PositiveDuration, format_duration
+from alertbot.core.model import Notification, Severity, iso_utc, notice
+from alertbot.core.strict import Strict
 
 log = logging.getLogger("alertbot.jobs")
 
 
-class _Strict(BaseModel):
-    """Unknown keys are errors, values immutable (alertbot.config.Strict; no import cycle)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class DigestConfig(_Strict):
+class DigestConfig(Strict):
     """Equity and PnL per account, and the alerts since the last digest, every `every`."""
 
     every: PositiveDuration = 86400.0
     notify: list[str] | None = None  # None: the defaults' notifiers (else every notifier)
-    severity: str = "info"
+    severity: Severity = "info"
 
 
-class HeartbeatConfig(_Strict):
+class HeartbeatConfig(Strict):
     """A GET to `url` every `every` while healthy: an outside dead man's switch notices silence."""
 
     url: str
@@ -39,7 +32,7 @@ class HeartbeatConfig(_Strict):
     timeout: PositiveDuration = 10.0
 
 
-class JobsConfig(_Strict):
+class JobsConfig(Strict):
     """The `jobs:` section."""
 
     digest: DigestConfig | None = None
@@ -53,7 +46,7 @@ def digest(
     since: float,
     now: float,
     notify: tuple[str, ...],
-    severity: str,
+    severity: Severity,
 ) -> Notification:
     """The digest notification (pure: the caller passes the accounts and the alert counts)."""
     lines = [

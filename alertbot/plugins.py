@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from alertbot import hookspecs
-from alertbot.errors import PluginError
+from alertbot.core.errors import PluginError
 
 if TYPE_CHECKING:
     from alertbot.config import Config
+    from alertbot.core.model import Notification
     from alertbot.notify.base import Notifier
-    from alertbot.rules.render import Notification
 
 log = logging.getLogger("alertbot.plugins")
 

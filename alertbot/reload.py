@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alertbot.config import Config
-from alertbot.errors import AlertbotError, ConfigError
+from alertbot.core.errors import AlertbotError, ConfigError
+from alertbot.core.model import Notification, notice
 from alertbot.rules.check import load_checked
 from alertbot.rules.engine import Engine
-from alertbot.rules.render import Notification, notice
 from alertbot.rules.silences import SilenceStore
 
 log = logging.getLogger("alertbot.reload")

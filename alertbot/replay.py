@@ -11,9 +11,8 @@ from typing import IO
 import orjson
 
 from alertbot.config import Config
-from alertbot.events import Event, iso_utc
+from alertbot.core.model import Event, Notification, iso_utc
 from alertbot.rules.engine import Engine
-from alertbot.rules.render import Notification
 from alertbot.source.feed import Feed
 from alertbot.source.normalize import Normalizer
 from alertbot.source.problems import ProblemLog

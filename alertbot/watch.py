@@ -10,7 +10,7 @@ from typing import IO, Any
 import orjson
 
 from alertbot.config import Config
-from alertbot.events import Event, iso_utc
+from alertbot.core.model import Event, iso_utc
 from alertbot.source.client import IndexerSource
 from alertbot.source.recording import RecordingWriter
 

@@ -30,11 +30,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from alertbot.core.model import Notification
+from alertbot.notify.base import Notifier
 from alertbot.notify.base import SendResult as Result  # the real contract
+from alertbot.notify.config import NotifierConfig, RateConfig
 from alertbot.notify.delivery import Delivery
 from alertbot.notify.delivery_config import DeliveryConfig
 from alertbot.notify.outbox import Outbox
-from alertbot.rules.render import Notification
 from alertbot.state.db import StateDB
 
 
@@ -68,13 +70,15 @@ class Server:
         self.httpd.server_close()
 
 
-class Webhook:
-    """A notifier in the contract's shape, posting each batch as one JSON message."""
+class Webhook(Notifier):
+    """A real Notifier posting each batch as one JSON message."""
 
     type = "webhook"
 
     def __init__(self, url: str, max_batch: int, rate: tuple[int, float] | None) -> None:
-        self.name, self.url, self.max_batch, self.rate = "hook", url, max_batch, rate
+        limit = RateConfig(messages=rate[0], per=rate[1]) if rate else None
+        super().__init__("hook", NotifierConfig(max_batch=max_batch, rate=limit))
+        self.url = url
         self.client = httpx.AsyncClient(timeout=10.0)
 
     async def send(self, batch: Sequence[Notification]) -> Result:

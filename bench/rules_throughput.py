@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from alertbot.config import parse_config
-from alertbot.events import Event
+from alertbot.core.model import Event
 from alertbot.rules import Engine
 from alertbot.rules.samples import SAMPLES
 

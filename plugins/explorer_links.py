@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
+from alertbot.core.model import Notification
 from alertbot.hookspecs import hookimpl
-from alertbot.rules.render import Notification
 
 EXPLORER = "https://www.mintscan.io/dydx/address/{address}"
 _ADDRESS = re.compile(r"^dydx1[02-9ac-hj-np-z]{38,58}$")  # bech32: no 1, b, i, o after the prefix

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import orjson
 
+from alertbot.core.model import Notification
 from alertbot.hookspecs import hookimpl
 from alertbot.notify.base import Notifier, SendResult
 from alertbot.notify.config import NotifierConfig
 from alertbot.notify.render import alert_json
-from alertbot.rules.render import Notification
 
 
 class JsonlConfig(NotifierConfig):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from alertbot.config import parse_config
-from alertbot.durations import format_duration, parse_duration
-from alertbot.errors import ConfigError
+from alertbot.core.durations import format_duration, parse_duration
+from alertbot.core.errors import ConfigError
 
 ADDR = "dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from alertbot.errors import PluginError
+from alertbot.core.errors import PluginError
 from alertbot.plugins import BUILTIN_PLUGINS, make_plugin_manager
 from tests.notify.fakes import ADDRESS, note
 

@@ -9,21 +9,40 @@ import difflib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from alertbot.errors import ConfigError, Problem
+from alertbot.core.durations import format_duration
+from alertbot.core.errors import ConfigError, Problem
+from alertbot.core.located import Located, Path, dotted
+from alertbot.core.secrets import scrub
 from alertbot.notify.config import NotifierConfig
-from alertbot.yamlpos import Located, Path, dotted
 
 if TYPE_CHECKING:
     from alertbot.config import Config
-    from alertbot.plugins import Plugins
-    from alertbot.rules.render import Notification
+    from alertbot.core.model import Notification
 
 log = logging.getLogger("alertbot.notify")
-MASK = "***"
+
+
+class RenderHook(Protocol):
+    """What a notifier asks of the plugins: an `alertbot_render` (title, body), if any offers one.
+
+    `alertbot.plugins.Plugins` provides it; notify never imports the plugin manager.
+    """
+
+    def render(self, notification: Notification, notifier_type: str) -> tuple[str, str] | None:
+        """The first plugin's (title, body) for this notifier type, or None."""
+        ...
+
+
+class NotifierTypes(RenderHook, Protocol):
+    """The plugins' notifier classes by `type:` name (what building notifiers needs)."""
+
+    def notifier_types(self) -> dict[str, builtins.type[Notifier]]:
+        """Every registered notifier class by type name."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +79,7 @@ class Notifier(abc.ABC):
     default_rate: ClassVar[tuple[int, float] | None] = None  # (messages, per seconds)
 
     def __init__(
-        self, name: str, config: NotifierConfig, *, plugins: Plugins | None = None
+        self, name: str, config: NotifierConfig, *, plugins: RenderHook | None = None
     ) -> None:
         if not isinstance(config, self.config_model):
             raise TypeError(f"{type(self).__name__} needs a {self.config_model.__name__}")
@@ -106,24 +125,20 @@ class Notifier(abc.ABC):
         return f"<{type(self).__name__} {self.name}: {self.describe()}>"
 
 
-async def guarded_send(notifier: Notifier, batch: Sequence[Notification]) -> SendResult:
-    """Call `send` with its deadline; turn a stray exception into a masked, retryable result."""
+async def guarded_send(
+    notifier: Notifier, batch: Sequence[Notification], min_deadline: float = 0.0
+) -> SendResult:
+    """The one send guard: a stray exception or timeout becomes a masked, retryable result."""
+    limit = max(min_deadline, notifier.deadline)
     try:
-        async with asyncio.timeout(notifier.deadline):
+        async with asyncio.timeout(limit):
             return await notifier.send(batch)
     except TimeoutError:
-        return SendResult.retry(f"timed out after {notifier.deadline:g}s")
+        return SendResult.retry(f"no answer within {format_duration(limit)}")
     except Exception as exc:
         detail = notifier.scrub(f"{type(exc).__name__}: {exc}")
         log.error("notifier %s (%s) raised: %s", notifier.name, notifier.type, detail)
         return SendResult.retry(detail)
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Replace every occurrence of each secret (longest first) with ***."""
-    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
 
 
 def _secret_values(model: BaseModel) -> Iterable[str]:
@@ -145,7 +160,7 @@ def _secrets_in(value: Any) -> Iterable[str]:
 
 
 def build_notifiers(
-    config: Config, plugins: Plugins, *, located: Located | None = None
+    config: Config, plugins: NotifierTypes, *, located: Located | None = None
 ) -> dict[str, Notifier]:
     """One notifier per `notifiers:` entry, or ConfigError listing every problem (located)."""
     types = plugins.notifier_types()
@@ -188,7 +203,7 @@ def _problem(
 
 
 def _build_one(
-    name: str, spec: Any, types: dict[str, type[Notifier]], plugins: Plugins
+    name: str, spec: Any, types: dict[str, type[Notifier]], plugins: NotifierTypes
 ) -> Notifier | list[tuple[Path, str, bool]]:
     """The notifier, or the (path, message, points-at-key) problems of its config."""
     at: Path = ("notifiers", name)
@@ -234,7 +249,7 @@ def notifier_problems(
     """For `alertbot check`: plugin loading and every notifier's config, located in the file."""
     from pathlib import Path as FsPath
 
-    from alertbot.errors import PluginError
+    from alertbot.core.errors import PluginError
     from alertbot.plugins import make_plugin_manager, plugins_path
 
     folder = plugins_path(located.file, config.plugins_dir)

@@ -10,11 +10,10 @@ from typing import Any
 
 from alertbot.cliargs import config_arg
 from alertbot.config import Config
-from alertbot.errors import AlertbotError
-from alertbot.events import iso_utc
+from alertbot.core.errors import AlertbotError
+from alertbot.core.model import Notification, notice
 from alertbot.notify.base import Notifier, SendResult, build_notifiers, guarded_send
 from alertbot.plugins import DISABLE_ENV, Plugins, make_plugin_manager, plugins_path
-from alertbot.rules.render import Notification
 
 OK, FAILED = 0, 1
 
@@ -79,20 +78,9 @@ def notifier_lines(notifiers: dict[str, Notifier]) -> list[str]:
 
 def test_notification(name: str, now: float) -> Notification:
     """A harmless, clearly labelled notification for `notify-test`."""
-    return Notification(
-        rule="notify-test",
-        status="firing",
-        severity="info",
-        labels={"notifier": name},
-        title=f"[TEST] alertbot notifier {name}",
-        message=f"A test message sent by `alertbot notify-test {name}`. Nothing is wrong.",
-        at=now,
-        notify=(name,),
-        fingerprint=f"notify-test:{name}:{now:.0f}",
-        starts_at=now,
-        ends_at=None,
-        event={"kind": "test", "at": iso_utc(now)},
-    )
+    title = f"[TEST] alertbot notifier {name}"
+    message = f"A test message sent by `alertbot notify-test {name}`. Nothing is wrong."
+    return notice("notify-test", "info", title, message, (name,), now, {"notifier": name})
 
 
 def cmd_notify_test(args: argparse.Namespace) -> int:

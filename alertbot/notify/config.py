@@ -5,25 +5,22 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
-from alertbot.durations import PositiveDuration
-from alertbot.rules.config import Severity
+from alertbot.core.durations import PositiveDuration
+from alertbot.core.model import Severity
+from alertbot.core.strict import Strict
 
 
-class RateConfig(BaseModel):
+class RateConfig(Strict):
     """At most `messages` sends per `per` seconds (the delivery pipeline batches the rest)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     messages: int = Field(ge=1)
     per: PositiveDuration
 
 
-class NotifierConfig(BaseModel):
+class NotifierConfig(Strict):
     """Keys every notifier accepts; a type's model adds its own (the `type` key is stripped)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     timeout: PositiveDuration = 10.0  # one request to the service, connect to last byte
     max_batch: int | None = Field(default=None, ge=1)  # None: the type's default

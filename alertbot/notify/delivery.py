@@ -15,73 +15,26 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
-from alertbot.durations import format_duration
-from alertbot.errors import ConfigError, Problem
+from alertbot.core.backoff import Backoff
+from alertbot.core.durations import format_duration
+from alertbot.core.errors import ConfigError, Problem
+from alertbot.core.model import Notification
+from alertbot.core.secrets import mask
+from alertbot.notify.base import Notifier, SendResult, guarded_send
 from alertbot.notify.delivery_config import DeliveryConfig
-from alertbot.notify.outbox import DEAD, Outbox, OutboxRow, dead_letter_note, mask
+from alertbot.notify.outbox import DEAD, Outbox, OutboxRow, dead_letter_note
 from alertbot.notify.ratelimit import TokenBucket
-from alertbot.rules.render import Notification
-from alertbot.source.backoff import Backoff
 from alertbot.state.alerts import AlertStateStore
 from alertbot.state.db import StateWriteError
-
-if TYPE_CHECKING:
-    from alertbot.notify.base import Notifier
 
 log = logging.getLogger("alertbot.delivery")
 IDLE_POLL = 5.0  # an idle worker re-reads the outbox this often (sees `alertbot outbox retry`)
 PURGE_EVERY = 3600.0
 NO_NOTIFIER = "(none)"  # where a notification that names no notifier is dead-lettered
 INF = float("inf")
-
-
-class SendResultLike(Protocol):
-    """The contract's SendResult (alertbot/notify/base.py), as delivery reads it."""
-
-    @property
-    def ok(self) -> bool: ...
-    @property
-    def retry_after(self) -> float | None: ...  # seconds the service asked for (HTTP 429)
-    @property
-    def permanent(self) -> bool: ...  # retrying the same message cannot help
-    @property
-    def detail(self) -> str: ...
-
-
-class NotifierLike(Protocol):
-    """The contract's Notifier, as delivery uses it (part A's `Notifier` satisfies it)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def max_batch(self) -> int: ...  # notifications one message may carry
-    @property
-    def rate(self) -> tuple[int, float] | None: ...  # (messages, per seconds)
-    async def send(self, batch: Sequence[Notification]) -> SendResultLike: ...
-    def describe(self) -> str: ...  # masked, safe to print
-
-
-if TYPE_CHECKING:
-
-    def _conforms(notifier: Notifier) -> NotifierLike:
-        return notifier  # mypy proves the plugin base class meets this contract
-
-
-def _clean(notifier: NotifierLike, text: str) -> str:
-    """The notifier's own secrets scrubbed (part A's `scrub`), then anything secret-shaped."""
-    scrub = getattr(notifier, "scrub", None)
-    return mask(scrub(text) if callable(scrub) else text)
-
-
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    ok: bool
-    retry_after: float | None = None
-    permanent: bool = False
-    detail: str = ""
 
 
 @dataclass
@@ -100,7 +53,7 @@ class _Lane:
     """One notifier's queue state: its worker task, rate bucket and retry backoff."""
 
     name: str
-    notifier: NotifierLike
+    notifier: Notifier
     bucket: TokenBucket | None
     backoff: Backoff
     stats: LaneStats = field(default_factory=LaneStats)
@@ -116,7 +69,7 @@ class Delivery:
     def __init__(
         self,
         outbox: Outbox,
-        notifiers: Mapping[str, NotifierLike],
+        notifiers: Mapping[str, Notifier],
         config: DeliveryConfig,
         *,
         clock: Callable[[], float] = time.time,
@@ -149,7 +102,7 @@ class Delivery:
         cfg = self.config.backoff
         return Backoff(initial=cfg.initial, max=cfg.max, multiplier=cfg.multiplier, rng=self._rng)
 
-    def _lane(self, name: str, notifier: NotifierLike, now: float) -> _Lane:
+    def _lane(self, name: str, notifier: Notifier, now: float) -> _Lane:
         limit = self.config.rate_limits.get(name)
         rate = (limit.messages, limit.per) if limit is not None else notifier.rate
         bucket = TokenBucket(rate[0], rate[1], now) if rate else None
@@ -328,22 +281,12 @@ class Delivery:
             sleeper.cancel()
             stopper.cancel()
 
-    async def _attempt(self, lane: _Lane, rows: list[OutboxRow]) -> _Outcome:
-        """One send under a timeout; a raising plugin counts as a failed attempt."""
-        notes = [row.note for row in rows]
-        guard = max(self.config.timeout, float(getattr(lane.notifier, "deadline", 0.0)))
-        try:
-            async with asyncio.timeout(guard):
-                result = await lane.notifier.send(notes)
-        except TimeoutError:
-            return _Outcome(False, detail=f"no answer within {format_duration(guard)}")
-        except Exception as exc:  # a broken plugin must not stop its worker
-            return _Outcome(False, detail=_clean(lane.notifier, f"{type(exc).__name__}: {exc}"))
-        retry_after = None if result.retry_after is None else max(0.0, float(result.retry_after))
-        detail = _clean(lane.notifier, str(result.detail))
-        return _Outcome(bool(result.ok), retry_after, bool(result.permanent), detail)
+    async def _attempt(self, lane: _Lane, rows: list[OutboxRow]) -> SendResult:
+        """One send, bounded in time; a raising plugin counts as a failed attempt."""
+        result = await guarded_send(lane.notifier, [row.note for row in rows], self.config.timeout)
+        return replace(result, detail=mask(result.detail, lane.notifier.secrets()))
 
-    def _settle(self, lane: _Lane, rows: list[OutboxRow], outcome: _Outcome) -> None:
+    def _settle(self, lane: _Lane, rows: list[OutboxRow], outcome: SendResult) -> None:
         now = self._clock()
         if outcome.ok:
             lane.stats.sent += len(rows)
@@ -384,7 +327,7 @@ class Delivery:
         self._give_up(lane, rows, f"refused: {detail}", now)
 
     def _retry_later(
-        self, lane: _Lane, rows: list[OutboxRow], outcome: _Outcome, now: float
+        self, lane: _Lane, rows: list[OutboxRow], outcome: SendResult, now: float
     ) -> None:
         """Back off (or wait as long as Retry-After says); too many attempts or too old: dead."""
         delay = outcome.retry_after

@@ -5,18 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from alertbot.durations import Duration, PositiveDuration
-
-
-class _Strict(BaseModel):
-    """Unknown keys are errors, values immutable (as alertbot.config.Strict; no import cycle)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from alertbot.core.durations import Duration, PositiveDuration
+from alertbot.core.strict import Strict
 
 
-class RetryBackoff(_Strict):
+class RetryBackoff(Strict):
     """Delay between attempts: capped exponential growth with full jitter."""
 
     initial: PositiveDuration = 1.0
@@ -24,14 +19,14 @@ class RetryBackoff(_Strict):
     multiplier: float = Field(default=2.0, ge=1.0)
 
 
-class RateLimit(_Strict):
+class RateLimit(Strict):
     """At most `messages` messages per `per`; a backlog is batched into fewer messages."""
 
     messages: int = Field(ge=1)
     per: PositiveDuration
 
 
-class DeliveryConfig(_Strict):
+class DeliveryConfig(Strict):
     """How notifications reach notifiers without being lost."""
 
     max_attempts: int = Field(default=20, ge=1)

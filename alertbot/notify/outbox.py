@@ -9,28 +9,15 @@ never selected again (after a restart, only what was in flight can be duplicated
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from alertbot.rules.render import AlertSummary, Notification
+from alertbot.core.model import AlertSummary, Notification
+from alertbot.core.secrets import mask
 from alertbot.state.db import StateDB, StateError
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
-MAX_ERROR = 500  # characters of last_error kept
-
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
-_QUERY = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s?#]*)\?[^\s#\"']*")
-_TOKEN = re.compile(r"[A-Za-z0-9_:\-]{24,}")
-
-
-def mask(text: str) -> str:
-    """Hide what looks like a secret in an error text: URL credentials, queries, long tokens."""
-    text = _USERINFO.sub(r"\1***@", text)
-    text = _QUERY.sub(r"\1?***", text)
-    text = _TOKEN.sub("***", text)
-    return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 3] + "..."
 
 
 @dataclass(frozen=True, slots=True)

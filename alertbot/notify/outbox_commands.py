@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from alertbot.cliargs import config_arg
-from alertbot.durations import format_duration
+from alertbot.core.durations import format_duration
 from alertbot.notify.outbox import DEAD, PENDING, SENT, Outbox, OutboxRow
 from alertbot.state.db import DB_FILE, StateDB
 

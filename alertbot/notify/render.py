@@ -8,13 +8,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from alertbot.events import iso_utc
-from alertbot.rules.render import Notification
+from alertbot.core.durations import format_duration
+from alertbot.core.model import Notification, iso_utc
 
 MAX_MEMBERS = 20  # members of a grouped notification listed; the rest are counted
 MAX_TITLE = 250  # characters of a title shown; a template can make it any length
 LINE_LIMIT = 4000  # an escaped message line longer than this is cut (Telegram allows 4096)
-RESOLVED_PREFIX = "[RESOLVED] "
 EMOJI = {"critical": "🔴", "error": "🟠", "warning": "🟡", "info": "🔵", "resolved": "✅"}
 SLACK_EMOJI = {
     "critical": ":red_circle:",
@@ -83,9 +82,24 @@ def state_of(note: Notification) -> str:
     return "resolved" if note.status == "resolved" else note.severity
 
 
-def bare_title(note: Notification) -> str:
-    """The title without the engine's [RESOLVED] mark (each service shows its own)."""
-    return note.title.removeprefix(RESOLVED_PREFIX)
+def headline(note: Notification) -> str:
+    """The rule's title; a group adds how many more alerts it carries."""
+    more = len(note.alerts) - 1
+    return f"{note.title} (+{more} more)" if more > 0 else note.title
+
+
+def footer(note: Notification) -> str:
+    """`rule · since T`, `rule · resolved T after 2m`, with a reminder or flapping mark."""
+    if note.status == "resolved" and note.ends_at is not None:
+        after = format_duration(max(0.0, note.ends_at - note.starts_at))
+        text = f"{note.rule} · resolved {iso_utc(note.ends_at)} after {after}"
+    else:
+        text = f"{note.rule} · since {iso_utc(note.starts_at)}"
+        if note.repeat:
+            text += " · still firing"
+        if note.flapping:
+            text += " · flapping: held as firing until stable"
+    return text
 
 
 def label_text(labels: dict[str, str]) -> str:
@@ -97,7 +111,7 @@ def note_lines(
     note: Notification, markup: Markup, custom: tuple[str, str] | None = None
 ) -> list[str]:
     """One notification as lines; no markup spans two lines, so messages can split anywhere."""
-    title = (custom[0] if custom else bare_title(note))[:MAX_TITLE]
+    title = (custom[0] if custom else headline(note))[:MAX_TITLE]
     head = f"{markup.badge(state_of(note))} {markup.bold.format(markup.escape(title))}"
     if custom:
         return [head, *custom[1].splitlines()]
@@ -109,10 +123,7 @@ def note_lines(
     if note.labels:
         pairs = (markup.code.format(markup.escape(f"{k}={v}")) for k, v in note.labels.items())
         lines.append(" ".join(pairs))
-    since = (
-        "resolved " + iso_utc(note.ends_at) if note.ends_at else "since " + iso_utc(note.starts_at)
-    )
-    lines.append(markup.italic.format(markup.escape(f"{note.rule} · {since}")))
+    lines.append(markup.italic.format(markup.escape(footer(note))))
     return lines
 
 
@@ -121,7 +132,7 @@ def member_lines(note: Notification, markup: Markup) -> list[str]:
     out = [markup.escape(f"{len(note.alerts)} alerts:")]
     for member in note.alerts[:MAX_MEMBERS]:
         mark = "✓ " if member.status == "resolved" else "• "
-        out.append(markup.escape(mark + member.title.removeprefix(RESOLVED_PREFIX)))
+        out.append(markup.escape(mark + member.title))
     if len(note.alerts) > MAX_MEMBERS:
         out.append(markup.escape(f"… and {len(note.alerts) - MAX_MEMBERS} more"))
     return out
@@ -131,7 +142,7 @@ def batch_title(batch: Sequence[Notification]) -> str:
     """A subject line: the notification's own, or counts for a batch."""
     if len(batch) == 1:
         note = batch[0]
-        return f"[{state_of(note).upper()}] {bare_title(note)}"
+        return f"[{state_of(note).upper()}] {headline(note)}"
     firing = sum(1 for n in batch if n.status != "resolved")
     return f"{len(batch)} notifications: {firing} firing, {len(batch) - firing} resolved"
 
@@ -172,6 +183,9 @@ def alert_json(note: Notification, custom: tuple[str, str] | None = None) -> dic
         "labels": dict(note.labels),
         "title": custom[0] if custom else note.title,
         "message": custom[1] if custom else note.message,
+        "repeat": note.repeat,
+        "flapping": note.flapping,
+        "values": dict(note.values),
         "starts_at": iso_utc(note.starts_at),
         "ends_at": iso_utc(note.ends_at) if note.ends_at is not None else None,
         "fingerprint": note.fingerprint,
@@ -181,7 +195,9 @@ def alert_json(note: Notification, custom: tuple[str, str] | None = None) -> dic
                 "status": m.status,
                 "labels": dict(m.labels),
                 "title": m.title,
+                "message": m.message,
                 "starts_at": iso_utc(m.starts_at),
+                "ends_at": iso_utc(m.ends_at) if m.ends_at is not None else None,
             }
             for m in note.alerts
         ],

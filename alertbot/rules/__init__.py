@@ -6,10 +6,10 @@
 
 from __future__ import annotations
 
+from alertbot.core.model import AlertSummary, Notification
 from alertbot.rules.config import DefaultsConfig, InhibitRule, RuleConfig
 from alertbot.rules.engine import AlertView, Engine
 from alertbot.rules.expr import Expression, ExpressionError, compile_expression
-from alertbot.rules.render import AlertSummary, Notification
 from alertbot.rules.runtime import RuleStats
 from alertbot.rules.silences import Silence, SilenceError, SilenceStore
 

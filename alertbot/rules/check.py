@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alertbot.config import Config, parse_config
-from alertbot.errors import ConfigError, Problem
-from alertbot.events import KINDS
+from alertbot.core.errors import ConfigError, Problem
+from alertbot.core.events import KINDS
+from alertbot.core.located import load_located
 from alertbot.rules.config import expand_kinds
 from alertbot.rules.runtime import rule_mode
 from alertbot.rules.validate import findings
-from alertbot.yamlpos import load_located
 
 
 @dataclass

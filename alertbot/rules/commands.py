@@ -14,9 +14,9 @@ from typing import Any
 import yaml
 
 from alertbot.cliargs import config_arg
-from alertbot.durations import format_duration, parse_duration
-from alertbot.errors import ConfigError
-from alertbot.events import iso_utc
+from alertbot.core.durations import format_duration, parse_duration
+from alertbot.core.errors import ConfigError
+from alertbot.core.model import iso_utc
 from alertbot.rules.check import check_file, summary
 from alertbot.rules.silences import SilenceError, SilenceStore
 from alertbot.rules.testing import default_tests_path, run_file

@@ -7,8 +7,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from alertbot.durations import format_duration
-from alertbot.events import Event
+from alertbot.core.durations import format_duration
+from alertbot.core.model import Event
 from alertbot.rules.config import RuleConfig, parse_comparison
 from alertbot.rules.lifecycle import FIRING, INACTIVE, Alert, Key
 from alertbot.rules.runtime import INF, LevelRule, RuleRuntime, Settings, Sink, key_of

@@ -7,11 +7,11 @@ import re
 from fnmatch import fnmatchcase
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from alertbot.durations import Duration as Duration  # re-exported for config models
-from alertbot.durations import PositiveDuration as PositiveDuration
-from alertbot.events import DATA_KINDS, KINDS
+from alertbot.core.durations import Duration, PositiveDuration
+from alertbot.core.events import DATA_KINDS, KINDS
+from alertbot.core.strict import Strict
 from alertbot.rules.expr import check_expression
 from alertbot.rules.templates import check_template
 
@@ -80,12 +80,6 @@ Comparison = Annotated[str, AfterValidator(_comparison)]
 FieldName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
 
 
-class Strict(BaseModel):
-    """Unknown keys are errors (a typo must never silently disable a rule); values are frozen."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class FlappingConfig(Strict):
     """Hold an alert that flips firing/resolved too often as firing until it is stable."""
 
@@ -124,8 +118,6 @@ class DefaultsConfig(Strict):
 
 class RuleConfig(Strict):
     """One rule: which events, which condition, and how its alerts are told."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
 
     name: Annotated[str, AfterValidator(_name)]
     on: Kinds
@@ -202,13 +194,3 @@ DEFAULT_INHIBIT = (
 
 
 Rules = list[RuleConfig]  # unique names are checked with the other cross-key rules (validate.py)
-SECTION_MODELS: dict[str, type[BaseModel]] = {
-    "defaults": DefaultsConfig,
-    "defaults.flapping": FlappingConfig,
-    "rules": RuleConfig,
-    "rules.change": ChangeConfig,
-    "rules.flapping": FlappingConfig,
-    "inhibit": InhibitRule,
-    "inhibit.source": KindMatcher,
-    "inhibit.target": KindMatcher,
-}

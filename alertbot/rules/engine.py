@@ -6,14 +6,15 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
-from alertbot.errors import ConfigError, Problem
-from alertbot.events import KINDS, Event
+from alertbot.core.errors import ConfigError, Problem
+from alertbot.core.events import KINDS
+from alertbot.core.model import AlertSummary, Event, Notification
 from alertbot.rules.build import build_rule, digest
 from alertbot.rules.config import DEFAULT_INHIBIT, expand_kinds
 from alertbot.rules.grouping import Grouper, Member
 from alertbot.rules.inhibit import Inhibitor
 from alertbot.rules.lifecycle import FIRING, INACTIVE, Alert
-from alertbot.rules.render import AlertSummary, Notification, notification, summarize
+from alertbot.rules.render import notification, summarize
 from alertbot.rules.runtime import INF, RuleRuntime, RuleStats
 from alertbot.rules.silences import SilenceStore
 from alertbot.rules.validate import semantic_problems

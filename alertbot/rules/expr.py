@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from types import CodeType
 from typing import Any
 
-from alertbot.errors import AlertbotError
+from alertbot.core.errors import AlertbotError
 
 MAX_LENGTH = 1000  # characters of source
 MAX_NODES = 200  # AST nodes

@@ -6,7 +6,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from alertbot.events import Event
+from alertbot.core.model import Event
 from alertbot.rules.config import FlappingConfig
 
 INACTIVE, PENDING, FIRING = "inactive", "pending", "firing"

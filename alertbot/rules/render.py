@@ -1,47 +1,17 @@
-"""Turning alerts into the words of a notification: template context, resolve marks, groups."""
+"""From alerts to notifications: the template context, the rule's own words, grouping.
+
+The engine decides and renders only what the user wrote (title and message templates); how a
+resolve, a reminder or a flap reads in a chat or a mail is notify's wording (notify/render.py).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from alertbot.durations import format_duration
-from alertbot.events import iso_utc
+from alertbot.core.durations import format_duration
+from alertbot.core.model import RESOLVED, AlertSummary, Notification, iso_utc
 from alertbot.rules.lifecycle import Alert
 from alertbot.rules.runtime import RuleRuntime, fingerprint
-
-MAX_LISTED = 20  # members listed in a grouped message; the rest are counted
-
-
-@dataclass(frozen=True, slots=True)
-class AlertSummary:
-    """One member of a grouped notification."""
-
-    labels: dict[str, str]
-    status: str
-    title: str
-    message: str
-    starts_at: float
-    event: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Notification:
-    """One message to send: what the notifiers receive (grouped alerts listed in `alerts`)."""
-
-    rule: str
-    status: str  # "firing" | "resolved"
-    severity: str
-    labels: dict[str, str]
-    title: str
-    message: str
-    at: float  # engine time when emitted
-    notify: tuple[str, ...]  # notifier names
-    fingerprint: str  # stable id of the alert identity (rule + labels)
-    starts_at: float
-    ends_at: float | None
-    event: dict[str, Any]  # the triggering event's Event.to_json_dict()
-    alerts: tuple[AlertSummary, ...] = ()  # when grouped: each member
 
 
 def context(rt: RuleRuntime, alert: Alert, status: str, now: float, repeat: bool) -> dict[str, Any]:
@@ -70,19 +40,25 @@ def context(rt: RuleRuntime, alert: Alert, status: str, now: float, repeat: bool
 
 
 def summarize(rt: RuleRuntime, alert: Alert, status: str, now: float, repeat: bool) -> AlertSummary:
-    """Render title and message; mark resolves, reminders and flapping in the text."""
+    """Render the rule's title and message once; the facts go alongside, never into the text."""
     ctx = context(rt, alert, status, now, repeat)
-    title, message = rt.title.render(ctx), rt.message.render(ctx)
-    if status == "resolved":
-        title = f"[RESOLVED] {title}"
-        message = f"[RESOLVED after {ctx['alert']['duration']}] {message}"
-    elif repeat:
-        message = f"{message}\n(still firing since {ctx['alert']['starts_at']})"
-    if alert.flapping and status != "resolved":
-        message = f"{message}\n(flapping: held as firing until stable)"
+    extra = {k: v for k, v in rt.context(alert, now).items() if _plain(v)}
     return AlertSummary(
-        alert.labels, status, title, message, alert.starts_at, alert.event.to_json_dict()
+        labels=alert.labels,
+        status=status,
+        title=rt.title.render(ctx),
+        message=rt.message.render(ctx),
+        starts_at=alert.starts_at,
+        event=alert.event.to_json_dict(),
+        ends_at=alert.ends_at if status == RESOLVED else None,
+        repeat=repeat,
+        flapping=alert.flapping and status != RESOLVED,
+        values=extra,
     )
+
+
+def _plain(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) or value is None
 
 
 def notification(
@@ -98,8 +74,8 @@ def notification(
         status=status,
         severity=rt.settings.severity,
         labels=common if grouped else dict(first.labels),
-        title=f"{first.title} (+{count - 1} more)" if grouped else first.title,
-        message=_listing(summaries) if grouped else first.message,
+        title=first.title,
+        message=first.message,
         at=now,
         notify=rt.settings.notify,
         fingerprint=fingerprint(rt.name, common, f"group:{status}")
@@ -109,43 +85,12 @@ def notification(
         ends_at=max(ends) if ends else None,
         event=first.event,
         alerts=tuple(summaries) if grouped else (),
+        repeat=all(s.repeat for s in summaries),
+        flapping=first.flapping and not grouped,
+        values=first.values if not grouped else {},
     )
 
 
 def _common_labels(label_sets: list[dict[str, str]]) -> dict[str, str]:
     first = label_sets[0]
     return {k: v for k, v in first.items() if all(ls.get(k) == v for ls in label_sets[1:])}
-
-
-def _listing(summaries: list[AlertSummary]) -> str:
-    lines = [f"{len(summaries)} alerts:"]
-    lines += [f"- {s.title}: {s.message}" for s in summaries[:MAX_LISTED]]
-    if len(summaries) > MAX_LISTED:
-        lines.append(f"... and {len(summaries) - MAX_LISTED} more")
-    return "\n".join(lines)
-
-
-def notice(
-    rule: str,
-    severity: str,
-    title: str,
-    message: str,
-    notify: tuple[str, ...],
-    now: float,
-    labels: dict[str, str] | None = None,
-) -> Notification:
-    """A notification alertbot sends about itself (digest, refused reload): no rule, no event."""
-    return Notification(
-        rule=rule,
-        status="firing",
-        severity=severity,
-        labels=labels or {},
-        title=title,
-        message=message,
-        at=now,
-        notify=notify,
-        fingerprint=f"{rule}:{now}",
-        starts_at=now,
-        ends_at=None,
-        event={},
-    )

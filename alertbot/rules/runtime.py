@@ -10,8 +10,9 @@ from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Any, Protocol
 
-from alertbot.durations import format_duration
-from alertbot.events import Event, natural_key
+from alertbot.core.durations import format_duration
+from alertbot.core.events import natural_key
+from alertbot.core.model import Event, Severity
 from alertbot.rules.config import FlappingConfig, RuleConfig, expand_kinds
 from alertbot.rules.expr import _GLOBALS, compile_expression
 from alertbot.rules.lifecycle import FIRING, INACTIVE, PENDING, Alert, Key, Lifecycle
@@ -46,7 +47,7 @@ class Sink(Protocol):
 class Settings:
     """A rule's effective notification settings (rule value, else defaults)."""
 
-    severity: str
+    severity: Severity
     notify: tuple[str, ...]
     repeat: float
     send_resolved: bool

@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from alertbot.events import KINDS, ORDER_TRANSITIONS, Event
+from alertbot.core.events import KINDS, ORDER_TRANSITIONS
+from alertbot.core.model import Event
 
 ADDRESS = "dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art"
 AT = 1_717_243_200.0  # 2024-06-01T12:00:00Z

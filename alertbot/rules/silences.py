@@ -11,7 +11,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from alertbot.errors import AlertbotError
+from alertbot.core.errors import AlertbotError
 
 FILE_NAME = "silences.json"
 KEEP_EXPIRED = 7 * 86_400.0  # expired silences stay listable for a week

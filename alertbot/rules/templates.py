@@ -10,7 +10,7 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from alertbot.errors import AlertbotError
+from alertbot.core.errors import AlertbotError
 
 MAX_TEMPLATE = 4000  # characters of template source
 MAX_OUTPUT = 4000  # characters of rendered text kept (Telegram's limit is 4096)

@@ -9,25 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from alertbot.config import Config, problems_from_validation
-from alertbot.errors import ConfigError, Problem
-from alertbot.events import KINDS, Event
-from alertbot.rules.config import Duration, FieldName
+from alertbot.config import Config
+from alertbot.core.durations import Duration
+from alertbot.core.errors import ConfigError, Problem
+from alertbot.core.events import KINDS
+from alertbot.core.located import load_located, problems_from_validation
+from alertbot.core.model import Event, Notification
+from alertbot.core.strict import Strict
+from alertbot.rules.config import FieldName
 from alertbot.rules.engine import Engine
-from alertbot.rules.render import Notification
 from alertbot.rules.samples import AT, sample_event
 from alertbot.rules.silences import SilenceStore
-from alertbot.yamlpos import load_located
 
 COMPARED = ("at", "rule", "status", "severity", "labels", "title", "message", "alerts", "notify")
-
-
-class Strict(BaseModel):
-    """Unknown keys in a tests file are errors too."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class EventSpec(Strict):
@@ -42,8 +38,6 @@ class EventSpec(Strict):
 
 class SilenceSpec(Strict):
     """A silence in force from `at` for `for`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     rule: str
     labels: dict[FieldName, str] = {}
@@ -106,7 +100,7 @@ def load_tests(path: str | os.PathLike[str]) -> TestFile:
     try:
         tests = TestFile.model_validate(located.data)
     except ValidationError as exc:
-        raise ConfigError(problems_from_validation(exc, located)) from None
+        raise ConfigError(problems_from_validation(exc, located, model=TestFile)) from None
     problems = [
         located.problem(("tests", i, "events", j, "kind"), f"unknown event kind {ev.kind!r}")
         for i, case in enumerate(tests.tests)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
+from alertbot.core.located import Path
 from alertbot.rules.build import NullSink, build_rule
 from alertbot.rules.config import RuleConfig, expand_kinds
 from alertbot.rules.expr import compile_expression
@@ -16,7 +17,6 @@ from alertbot.rules.render import context
 from alertbot.rules.runtime import RuleRuntime, fingerprint, key_of, rule_mode
 from alertbot.rules.samples import known_fields, sample_event
 from alertbot.rules.templates import Template
-from alertbot.yamlpos import Path
 
 if TYPE_CHECKING:
     from alertbot.config import Config
@@ -33,7 +33,7 @@ class Finding:
 
 def semantic_problems(config: Config) -> list[tuple[str, str]]:
     """Errors only, as (dotted key, message): what the engine refuses to start with."""
-    from alertbot.yamlpos import dotted
+    from alertbot.core.located import dotted
 
     return [(dotted(f.path), f.message) for f in findings(config) if not f.warning]
 

@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from alertbot.source.protocol import CANDLE_RESOLUTIONS
+
 CHANNELS = (
     "v4_orderbook",
     "v4_subaccounts",
@@ -25,16 +27,6 @@ VERSIONS = {
     "v4_candles": "1.0.0",
     "v4_block_height": "1.0.0",
 }
-DEFAULT_CAPS = {
-    "v4_subaccounts": 256,
-    "v4_parent_subaccounts": 256,
-    "v4_orderbook": 32,
-    "v4_trades": 32,
-    "v4_candles": 32,
-    "v4_markets": 32,
-    "v4_block_height": 1,
-}
-CANDLE_RESOLUTIONS = ("1MIN", "5MINS", "15MINS", "30MINS", "1HOUR", "4HOURS", "1DAY")
 RATE_LIMITED_REASON = '{"message":"Rate limited"}'
 RESTARTING_REASON = '{"message":"Service restarting"}'
 CLOSE_REASONS = {

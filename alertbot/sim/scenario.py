@@ -6,12 +6,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
-from alertbot.durations import parse_duration
-from alertbot.errors import ConfigError, Problem
+from alertbot.core.durations import parse_duration
+from alertbot.core.errors import ConfigError, Problem
+from alertbot.core.located import load_located, problems_from_validation
+from alertbot.core.strict import Strict
 from alertbot.source.address import parse_subaccount
-from alertbot.yamlpos import Located, load_located
 
 
 def _duration(value: Any) -> Any:
@@ -39,12 +40,6 @@ OrderType = Literal[
     "LIMIT", "MARKET", "STOP_LIMIT", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET"
 ]
 OrderStatus = Literal["OPEN", "UNTRIGGERED", "BEST_EFFORT_OPENED"]
-
-
-class Strict(BaseModel):
-    """Unknown keys are errors; values are immutable once loaded."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _wrap(key: str, value: Any) -> Any:
@@ -308,26 +303,12 @@ def parse_scenario(text: str, file: str) -> Scenario:
     try:
         scenario = Scenario.model_validate(located.data)
     except ValidationError as exc:
-        raise ConfigError(_problems(exc, located)) from None
+        problems = problems_from_validation(exc, located, model=Scenario)
+        raise ConfigError(sorted(problems, key=lambda p: (p.line, p.column))) from None
     problems = [located.problem(path, msg) for path, msg in check_references(scenario)]
     if problems:
         raise ConfigError(problems)
     return scenario
-
-
-def _problems(exc: ValidationError, located: Located) -> list[Problem]:
-    out = []
-    for err in exc.errors():
-        path = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
-        kind, msg = err["type"], str(err["msg"]).removeprefix("Value error, ")
-        if kind == "extra_forbidden":
-            msg = f"unknown key {path[-1]!r}"
-        elif kind == "missing":
-            msg = "required key is missing"
-        elif kind == "literal_error":
-            msg = f"{msg}, got {err.get('input')!r}"
-        out.append(located.problem(path, msg))
-    return sorted(out, key=lambda p: (p.line, p.column))
 
 
 Path_ = tuple[str | int, ...]

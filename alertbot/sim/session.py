@@ -15,6 +15,7 @@ from websockets.exceptions import ConnectionClosed
 
 from alertbot.sim import protocol as proto
 from alertbot.sim.settings import SimSettings
+from alertbot.source.protocol import CAPS
 
 
 class SnapshotFailed(Exception):
@@ -255,7 +256,7 @@ class Session:
         if not proto.valid_subscription(channel, raw_id, self.host.tickers()):
             self._error(proto.invalid_subscription(channel, sent_id), mid)
             return None
-        limit = self.host.settings.caps.get(channel, proto.DEFAULT_CAPS[channel])
+        limit = self.host.settings.caps.get(channel, CAPS[channel])
         if self.counts[channel] > limit:
             self._error(proto.cap_reached(channel, limit), mid)
             return None

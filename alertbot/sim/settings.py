@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from alertbot.sim.protocol import DEFAULT_CAPS
+from alertbot.source.protocol import CAPS
 
 
 def _default_caps() -> dict[str, int]:
-    return dict(DEFAULT_CAPS)
+    return dict(CAPS)
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from alertbot.events import Event
+from alertbot.core.model import Event
 
 
 class EventBuffer:

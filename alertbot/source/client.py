@@ -18,17 +18,18 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from alertbot import __version__
 from alertbot.config import SourceConfig
-from alertbot.durations import format_duration
-from alertbot.events import Event
-from alertbot.source.backoff import Backoff
+from alertbot.core.backoff import Backoff
+from alertbot.core.durations import format_duration
+from alertbot.core.model import Event
 from alertbot.source.buffer import EventBuffer
 from alertbot.source.connstate import Action
 from alertbot.source.feed import Feed
 from alertbot.source.normalize import Normalizer
 from alertbot.source.problems import ProblemLog
+from alertbot.source.protocol import CAPS
 from alertbot.source.rest import IndexerRest
 from alertbot.source.restsync import RestSync
-from alertbot.source.subscriptions import ACCOUNT_CHANNELS, CAPS, Pacer, Subscription, shard, wanted
+from alertbot.source.subscriptions import ACCOUNT_CHANNELS, Pacer, Subscription, shard, wanted
 
 log = logging.getLogger("alertbot.source")
 RawHook = Callable[[int, float, bytes], None]

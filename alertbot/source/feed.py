@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from alertbot.events import Event
+from alertbot.core.model import Event
 from alertbot.source.connstate import (
     ACTIVE,
     PENDING,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from alertbot.events import Event
+from alertbot.core.model import Event
 from alertbot.source.accounts import Account, account_data
 from alertbot.source.book import Book
 from alertbot.source.markets import Markets

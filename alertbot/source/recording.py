@@ -16,7 +16,7 @@ from typing import IO, Any
 
 import orjson
 
-from alertbot.events import Event
+from alertbot.core.model import Event
 from alertbot.source.feed import Feed
 from alertbot.source.normalize import Normalizer
 from alertbot.source.problems import ProblemLog

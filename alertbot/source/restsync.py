@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from alertbot.events import Event
+from alertbot.core.model import Event
 from alertbot.source.address import SubaccountRef, parse_subaccount
 from alertbot.source.normalize import Normalizer
 from alertbot.source.rest import IndexerRest, RestError

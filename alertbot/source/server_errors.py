@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from alertbot.events import Event
+from alertbot.core.model import Event
 from alertbot.source.connstate import (
     ACTIVE,
     PENDING,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from alertbot.events import Event
+from alertbot.core.model import Event
 from alertbot.source.accounts import (
     Account,
     Accounts,

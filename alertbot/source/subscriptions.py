@@ -8,17 +8,8 @@ from dataclasses import dataclass, field
 import orjson
 
 from alertbot.config import SourceConfig
+from alertbot.source.protocol import CAPS
 
-# Per-connection caps enforced by the Indexer (socks CHANNEL_CONNECTION_LIMITS).
-CAPS = {
-    "v4_subaccounts": 256,
-    "v4_parent_subaccounts": 256,
-    "v4_orderbook": 32,
-    "v4_trades": 32,
-    "v4_candles": 32,
-    "v4_markets": 32,
-    "v4_block_height": 1,
-}
 NO_ID_CHANNELS = frozenset({"v4_markets", "v4_block_height"})
 ACCOUNT_CHANNELS = frozenset({"v4_subaccounts", "v4_parent_subaccounts"})
 

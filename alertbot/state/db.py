@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from alertbot.errors import AlertbotError
+from alertbot.core.errors import AlertbotError
 
 DB_FILE = "alertbot.db"
 SCHEMA_VERSION = 1

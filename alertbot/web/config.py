@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import field_validator
 
-from alertbot.durations import Duration
+from alertbot.core.durations import Duration
+from alertbot.core.strict import Strict
 
 _LISTEN_HINT = "write host:port, e.g. 127.0.0.1:8080, 0.0.0.0:8080 or [::1]:8080"
 
@@ -43,10 +44,8 @@ def _check_port(port_text: str, value: str) -> int:
     return int(port_text)
 
 
-class HttpConfig(BaseModel):
+class HttpConfig(Strict):
     """The health and metrics endpoint: on by default, loopback only unless told otherwise."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
     listen: str = "127.0.0.1:8080"  # host:port; port 0 picks a free port (tests)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from types import TracebackType
 
-from alertbot.errors import AlertbotError
+from alertbot.core.errors import AlertbotError
 from alertbot.web.config import HttpConfig
 from alertbot.web.health import health
 from alertbot.web.metrics import CONTENT_TYPE, render_metrics

@@ -12,8 +12,10 @@ from typing import Any
 
 import httpx
 
+from alertbot.core.model import Notification
+from alertbot.notify.base import Notifier
 from alertbot.notify.base import SendResult as Result  # the real contract
-from alertbot.rules.render import Notification
+from alertbot.notify.config import NotifierConfig, RateConfig
 
 
 class Clock:
@@ -125,18 +127,36 @@ class HookServer:
         return [fp for body in self.log for fp in body["fingerprints"]]
 
 
-class HttpNotifier:
-    """A webhook notifier in the contract's shape, over real HTTP (httpx)."""
+class Fake(Notifier):
+    """A real Notifier whose send deadline is its own `timeout` (no grace): delivery's
+    `timeout` decides how long a hanging send may take."""
+
+    type = "fake"
+
+    def __init__(
+        self, name: str, *, max_batch: int = 1, rate: tuple[int, float] | None = None
+    ) -> None:
+        limit = RateConfig(messages=rate[0], per=rate[1]) if rate else None
+        super().__init__(name, NotifierConfig(timeout=0.05, max_batch=max_batch, rate=limit))
+
+    @property
+    def deadline(self) -> float:
+        return self.timeout
+
+    def describe(self) -> str:
+        return f"{self.type} {self.name}"
+
+
+class HttpNotifier(Fake):
+    """A webhook notifier over real HTTP (httpx)."""
 
     type = "webhook"
 
     def __init__(
         self, name: str, url: str, *, max_batch: int = 1, rate: tuple[int, float] | None = None
     ) -> None:
-        self.name = name
+        super().__init__(name, max_batch=max_batch, rate=rate)
         self.url = url
-        self.max_batch = max_batch
-        self.rate = rate
         self.client = httpx.AsyncClient(timeout=30.0)
 
     async def send(self, batch: Sequence[Notification]) -> Result:
@@ -152,14 +172,11 @@ class HttpNotifier:
             return Result(False, float(resp.headers.get("Retry-After", "1")), detail=detail)
         return Result(False, permanent=400 <= resp.status_code < 500, detail=detail)
 
-    def describe(self) -> str:
-        return f"webhook {self.name}"
-
     async def close(self) -> None:
         await self.client.aclose()
 
 
-class Recorder:
+class Recorder(Fake):
     """Records each batch; answers from a script of Results (then ok)."""
 
     type = "recorder"
@@ -172,10 +189,8 @@ class Recorder:
         max_batch: int = 10,
         rate: tuple[int, float] | None = None,
     ) -> None:
-        self.name = name
+        super().__init__(name, max_batch=max_batch, rate=rate)
         self.script = list(script)
-        self.max_batch = max_batch
-        self.rate = rate
         self.batches: list[list[str]] = []
         self.notes: list[Notification] = []
 
@@ -186,12 +201,6 @@ class Recorder:
 
     def ids(self) -> list[str]:
         return [fp for b in self.batches for fp in b]
-
-    def describe(self) -> str:
-        return f"recorder {self.name}"
-
-    async def close(self) -> None:
-        pass
 
 
 class Hanging(Recorder):

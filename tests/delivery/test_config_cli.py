@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from alertbot.config import parse_config
-from alertbot.errors import ConfigError
+from alertbot.core.errors import ConfigError
 from alertbot.notify import outbox_commands
 from alertbot.notify.outbox import DEAD, Outbox
 from alertbot.state.db import StateDB, StateError

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from alertbot.errors import ConfigError
+from alertbot.core.errors import ConfigError
 from tests.delivery.conftest import rows, until
 from tests.delivery.fakes import Hanging, HookServer, HttpNotifier, Recorder, Reply, Result, note
 

@@ -6,8 +6,9 @@ import sqlite3
 
 import pytest
 
-from alertbot.notify.outbox import Outbox, mask, note_from_json, note_to_json
-from alertbot.rules.render import AlertSummary
+from alertbot.core.model import AlertSummary
+from alertbot.core.secrets import mask
+from alertbot.notify.outbox import Outbox, note_from_json, note_to_json
 from alertbot.state.alerts import AlertStateStore
 from alertbot.state.db import DB_FILE, SCHEMA_VERSION, StateDB, StateError
 from tests.delivery.conftest import rows, until

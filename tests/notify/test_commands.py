@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from alertbot.errors import AlertbotError
+from alertbot.core.errors import AlertbotError
 from alertbot.notify.commands import register
 from tests.notify.fakes import FakeHttp
 

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from alertbot.config import parse_config
-from alertbot.errors import ConfigError
+from alertbot.core.errors import ConfigError
 from alertbot.notify.base import build_notifiers
 from alertbot.plugins import make_plugin_manager
 from alertbot.rules.check import check_text

@@ -12,7 +12,7 @@ from tests.notify.fakes import ADDRESS, grouped, note
 async def test_prints_one_block_per_batch() -> None:
     notifier = ConsoleNotifier("ops", ConsoleConfig())
     notifier.out = io.StringIO()
-    resolved = note(status="resolved", title="[RESOLVED] Equity below 1000 on acct", ends_at=1.7e9)
+    resolved = note(status="resolved", title="Equity below 1000 on acct", ends_at=1.7e9)
     assert (await notifier.send([note(), resolved])).ok
     text = notifier.out.getvalue()
     assert text.splitlines()[:3] == [
@@ -20,7 +20,7 @@ async def test_prints_one_block_per_batch() -> None:
         "",
         "[CRITICAL] Equity below 1000 on acct",
     ]
-    assert "[RESOLVED] Equity below 1000 on acct" in text
+    assert "[RESOLVED] Equity below 1000 on acct" in text  # notify words the resolve
     assert f"address={ADDRESS}" in text
     assert "equity-low · since 2023-11-14T22:13:20.000Z" in text
     assert notifier.describe() == "console (stdout)"

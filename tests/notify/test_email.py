@@ -75,7 +75,7 @@ async def test_subject_plain_and_html_parts(smtp: tuple[Inbox, int]) -> None:
 async def test_batch_subject_counts(smtp: tuple[Inbox, int]) -> None:
     inbox, port = smtp
     notifier = mailer(f"mailto://127.0.0.1:{port}?from=bot@example.com&to=ops@example.com")
-    resolved = note(status="resolved", title="[RESOLVED] Equity below 1000", ends_at=1.7e9)
+    resolved = note(status="resolved", title="Equity below 1000", ends_at=1.7e9)
     assert (await notifier.send([note(), resolved])).ok
     assert inbox.messages[0]["Subject"] == "2 notifications: 1 firing, 1 resolved"
 

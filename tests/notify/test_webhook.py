@@ -24,7 +24,7 @@ def webhook(http: FakeHttp, **extra: object) -> WebhookNotifier:
 
 async def test_posts_the_exact_json_document_and_headers(http: FakeHttp) -> None:
     notifier = webhook(http, headers={"Authorization": f"Bearer {SECRET}"})
-    resolved = note(status="resolved", title="[RESOLVED] Equity low", ends_at=1_700_000_060.0)
+    resolved = note(status="resolved", title="Equity low", ends_at=1_700_000_060.0)
     result = await notifier.send([note(), resolved])
     await notifier.close()
     assert result.ok
@@ -43,6 +43,9 @@ async def test_posts_the_exact_json_document_and_headers(http: FakeHttp) -> None
         "message": "equity 950.5 < 1000",
         "starts_at": "2023-11-14T22:13:20.000Z",
         "ends_at": None,
+        "repeat": False,
+        "flapping": False,
+        "values": {},
         "fingerprint": "fp-1",
         "event": {"kind": "account", "at": "2023-11-14T22:13:20.000Z", "equity": 950.5},
         "members": [],
@@ -50,7 +53,7 @@ async def test_posts_the_exact_json_document_and_headers(http: FakeHttp) -> None
     second = {
         **first,
         "status": "resolved",
-        "title": "[RESOLVED] Equity low",
+        "title": "Equity low",
         "ends_at": "2023-11-14T22:14:20.000Z",
     }
     assert request.json() == {"version": 1, "alerts": [first, second]}
@@ -66,7 +69,9 @@ async def test_grouped_members_are_listed(http: FakeHttp) -> None:
         "status": "firing",
         "labels": {"ticker": "M0-USD"},
         "title": "Big trade on M0-USD",
+        "message": "m",
         "starts_at": "2023-11-14T22:13:20.000Z",
+        "ends_at": None,
     }
 
 

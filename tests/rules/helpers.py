@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from alertbot.config import Config, parse_config
-from alertbot.events import Event
+from alertbot.core.model import Event
 from alertbot.rules import Engine, Notification, SilenceStore
 from alertbot.rules.samples import sample_event
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from alertbot.cli import main
-from alertbot.errors import ConfigError
+from alertbot.core.errors import ConfigError
 from alertbot.rules.check import check_file, load_checked
 
 ROOT = Path(__file__).resolve().parents[2]

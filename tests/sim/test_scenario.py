@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 import alertbot.sim as sim_pkg
-from alertbot.errors import ConfigError
+from alertbot.core.errors import ConfigError
 from alertbot.sim import SimSettings, Simulator, load_scenario
 from alertbot.sim.player import cues, run_cue
 from alertbot.sim.scenario import packaged_names, parse_scenario
@@ -57,7 +57,7 @@ timeline:
     assert len(found) == 2
     assert found[0] == "bad.yaml:9:12: timeline[1].price.to: required key is missing"
     assert found[1].startswith("bad.yaml:9:")
-    assert found[1].endswith(" timeline[1].price.too: unknown key 'too'")
+    assert found[1].endswith(" timeline[1].price.too: unknown key 'too'; did you mean 'to'?")
 
 
 def test_step_needs_exactly_one_action():

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from alertbot.events import Event
+from alertbot.core.model import Event
 from alertbot.source.normalize import Normalizer
 
 CAPTURES = Path(__file__).parents[3] / "shared" / "dydx-captures"

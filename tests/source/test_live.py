@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from alertbot.config import SourceConfig
-from alertbot.events import Event
+from alertbot.core.model import Event
 from alertbot.sim import SimSettings, Simulator, load_scenario
 from alertbot.source.client import IndexerSource
 

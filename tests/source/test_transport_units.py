@@ -6,10 +6,11 @@ import orjson
 import pytest
 
 from alertbot.config import parse_config
+from alertbot.core.backoff import Backoff
 from alertbot.source.address import address_problem, bech32_encode, parse_subaccount
-from alertbot.source.backoff import Backoff
 from alertbot.source.gaps import MAX_OPEN_GAP, GapDetector
-from alertbot.source.subscriptions import CAPS, Pacer, Subscription, shard, wanted
+from alertbot.source.protocol import CAPS
+from alertbot.source.subscriptions import Pacer, Subscription, shard, wanted
 
 ADDR = "dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art"
 REAL = [

@@ -12,7 +12,7 @@ import socket
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from alertbot.errors import AlertbotError
+from alertbot.core.errors import AlertbotError
 from alertbot.web.config import HttpConfig
 from alertbot.web.server import WebServer, WebServerError
 from alertbot.web.snapshot import Snapshot

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from alertbot.notify.base import Notifier, SendResult
 
 if TYPE_CHECKING:
-    from alertbot.rules.render import Notification
+    from alertbot.core.model import Notification
 
 
 class _Collect(logging.Handler):

@@ -12,7 +12,7 @@ from alertbot.notify.config import AppriseConfig
 from alertbot.notify.render import MARKDOWN, PLAIN, batch_lines, batch_title, email_html
 
 if TYPE_CHECKING:
-    from alertbot.rules.render import Notification
+    from alertbot.core.model import Notification
 
 
 class AppriseUrlNotifier(AppriseNotifier):

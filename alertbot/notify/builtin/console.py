@@ -12,7 +12,7 @@ from alertbot.notify.config import ConsoleConfig
 from alertbot.notify.render import plain_text
 
 if TYPE_CHECKING:
-    from alertbot.rules.render import Notification
+    from alertbot.core.model import Notification
 
 
 class ConsoleNotifier(Notifier):

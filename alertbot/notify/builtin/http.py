@@ -9,24 +9,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from alertbot import __version__
-from alertbot.notify.base import MASK, Notifier, SendResult
+from alertbot.core.secrets import mask_url
+from alertbot.notify.base import Notifier, SendResult
 
 USER_AGENT = f"alertbot/{__version__}"
 RETRYABLE = frozenset({408, 425, 429})  # plus every 5xx
-
-
-def mask_url(url: str) -> str:
-    """`https://hooks.slack.com/services/T/B/X?k=v` -> `https://hooks.slack.com/***`."""
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    port = f":{parts.port}" if parts.port else ""
-    rest = f"/{MASK}" if parts.path.strip("/") or parts.query else ""
-    return f"{parts.scheme}://{host}{port}{rest}"
 
 
 class _MaskUrls(logging.Filter):

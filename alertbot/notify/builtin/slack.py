@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from alertbot.core.secrets import mask_url
 from alertbot.hookspecs import hookimpl
 from alertbot.notify.base import Notifier, SendResult
-from alertbot.notify.builtin.http import HttpNotifier, mask_url
+from alertbot.notify.builtin.http import HttpNotifier
 from alertbot.notify.config import SlackConfig
 from alertbot.notify.render import SLACK, batch_lines, batch_title, note_lines, slack_escape
 
 if TYPE_CHECKING:
-    from alertbot.rules.render import Notification
+    from alertbot.core.model import Notification
 
 MAX_TEXT = 39_000  # Slack truncates `text` at 40,000 characters
 MAX_SECTION = 3_000  # a section block's text limit

@@ -15,7 +15,7 @@ from alertbot.notify.config import TelegramConfig
 from alertbot.notify.render import TELEGRAM_HTML, TELEGRAM_MD2, batch_lines, pack
 
 if TYPE_CHECKING:
-    from alertbot.rules.render import Notification
+    from alertbot.core.model import Notification
 
 LIMIT = 4096  # characters of one Telegram message
 MAX_PROGRESS = 256  # batches remembered half-sent, so a retry resumes instead of repeating

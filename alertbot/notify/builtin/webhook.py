@@ -7,14 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from alertbot.core.secrets import mask_url
 from alertbot.hookspecs import hookimpl
 from alertbot.notify.base import Notifier, SendResult
-from alertbot.notify.builtin.http import HttpNotifier, mask_url
+from alertbot.notify.builtin.http import HttpNotifier
 from alertbot.notify.config import WebhookConfig
 from alertbot.notify.render import alert_json
 
 if TYPE_CHECKING:
-    from alertbot.rules.render import Notification
+    from alertbot.core.model import Notification
 
 VERSION = 1  # of the JSON document; bumped only for incompatible changes
 

@@ -1,10 +1,9 @@
-"""The event vocabulary rules are written against; docs/events.md documents every field."""
+"""The event vocabulary: every kind the source emits and what identifies its subject.
+
+docs/events.md documents every field; `alertbot.core.model.Event` is the event itself.
+"""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
 # Every kind the source emits. Rules name these in `on:` (globs such as `order.*` allowed).
 ORDER_TRANSITIONS = (
@@ -66,30 +65,3 @@ def natural_key(kind: str) -> tuple[str, ...]:
     if found is None:
         found = NATURAL_KEYS.get(kind.partition(".")[0], ())
     return found
-
-
-@dataclass(slots=True)
-class Event:
-    """One normalized happening: what rules match. Treat as immutable once emitted.
-
-    `at` is the time the source observed it (unix seconds; the recording's clock in replay).
-    `data` holds the kind's fields; numbers are int/float, never numeric strings.
-    `conn` is the Indexer connection it came from (-1 for REST or the source itself), which
-    lets a dead feed inhibit the alerts computed from it.
-    """
-
-    kind: str
-    at: float
-    data: dict[str, Any]
-    conn: int = -1
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """The `tail --json` shape: kind, ISO-8601 UTC time, then the fields at top level."""
-        out: dict[str, Any] = {"kind": self.kind, "at": iso_utc(self.at)}
-        out.update(self.data)
-        return out
-
-
-def iso_utc(ts: float) -> str:
-    """ISO-8601 UTC with milliseconds and a Z suffix, as the Indexer writes times."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
-from alertbot.errors import Problem
+from alertbot.core.errors import Problem
+from alertbot.core.secrets import scrub
 
 Path = tuple[str | int, ...]
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -124,3 +128,83 @@ def _substitute(value: str, path: Path, loc: Located, env: dict[str, str]) -> st
         return env[name]
 
     return _ENV.sub(repl, value)
+
+
+def problems_from_validation(
+    exc: ValidationError,
+    located: Located,
+    prefix: Path = (),
+    model: type[BaseModel] | None = None,
+) -> list[Problem]:
+    """pydantic errors as located, human messages; unknown keys get a suggestion from `model`.
+
+    Inputs are repeated only when they are not secrets (`located.secrets`), so a `${ENV}` value
+    never reaches a message.
+    """
+    out = []
+    for err in exc.errors():
+        path = (*prefix, *(p for p in err["loc"] if not _is_union_tag(p)))
+        if located.reported(path):
+            continue
+        is_key = err["type"] in ("extra_forbidden", "missing")
+        message = scrub(_message(err, path[len(prefix) :], model), located.secrets)
+        out.append(located.problem(path, message, key=is_key))
+    return out
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic inserts type names such as 'function-before[...]' into loc for unions
+    return isinstance(part, str) and ("[" in part or part in {"str", "int", "float", "bool"})
+
+
+def _message(err: Any, path: Path, model: type[BaseModel] | None) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(path[-1]) if path else "?"
+        parent = _model_at(model, path[:-1]) if model is not None else None
+        allowed = list(parent.model_fields) if parent is not None else []
+        hint = difflib.get_close_matches(key, allowed, n=1)
+        suffix = f"; did you mean {hint[0]!r}?" if hint else ""
+        return f"unknown key {key!r}{suffix}"
+    if kind == "missing":
+        return "required key is missing"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if kind == "literal_error":
+        return f"{msg}, got {err.get('input')!r}"
+    return msg
+
+
+def _model_at(model: type[BaseModel], path: Path) -> type[BaseModel] | None:
+    """The model that validates the mapping at `path` below `model` (list items, dict values)."""
+    current: Any = model
+    for part in path:
+        if isinstance(part, int) or not _is_model(current):
+            current = _inner_model(current)
+            if isinstance(part, int):
+                continue
+        if not _is_model(current):
+            return None
+        field = current.model_fields.get(part)
+        if field is None:
+            by_alias = [f for f in current.model_fields.values() if f.alias == part]
+            field = by_alias[0] if by_alias else None
+        if field is None:
+            return None
+        current = field.annotation
+    found = current if _is_model(current) else _inner_model(current)
+    return found if _is_model(found) else None
+
+
+def _is_model(value: Any) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseModel)
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The first model inside Optional[...], list[...], dict[..., ...], Annotated[...]."""
+    for arg in typing.get_args(annotation):
+        if _is_model(arg):
+            return arg
+        inner = _inner_model(arg)
+        if inner is not None:
+            return inner
+    return None
