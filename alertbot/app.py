@@ -9,23 +9,25 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
+from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from alertbot import __version__
 from alertbot.config import Config
 from alertbot.core.model import Notification
+from alertbot.core.tasks import TaskFailed
 from alertbot.jobs import digest, heartbeat
 from alertbot.notify.base import Notifier, build_notifiers
 from alertbot.notify.builtin.console import ConsoleNotifier
 from alertbot.notify.delivery import Delivery
 from alertbot.notify.outbox import Outbox
 from alertbot.plugins import Plugins, make_plugin_manager, plugins_path
-from alertbot.reload import failure_notice, fingerprint, reload
+from alertbot.reload import content_hash, failure_notice, reload
 from alertbot.rules.engine import Engine
 from alertbot.rules.silences import SilenceStore
 from alertbot.source.client import IndexerSource
@@ -70,8 +72,8 @@ class App:
         self._plugins: Plugins | None = None
         self._delivery: Delivery | None = None
         self._env = dict(os.environ) if env is None else {**os.environ, **env}
-        self._config_seen = fingerprint(self.config_path)
-        self._refused = ""  # fingerprint of the last file version a reload refused
+        self._config_seen = content_hash(self.config_path)
+        self._refused = ""  # content hash of the last file version a reload refused
         self.http = HttpConfig.model_validate(config.http)
         self.started_at = clock()
         self.events: Counter[str] = Counter()
@@ -82,6 +84,7 @@ class App:
         self._source: IndexerSource | None = None
         self.web: WebServer | None = None
         self.ready = asyncio.Event()  # set once everything started (tests, embedding programs)
+        self.job_failures = 0
 
     def stop(self) -> None:
         """Ask the app to stop (SIGINT/SIGTERM); a second request forces the exit at once.
@@ -97,7 +100,7 @@ class App:
 
     def reload(self) -> bool:
         """Re-read the config (SIGHUP or a file change); keep the old rules if it is invalid."""
-        seen = self._config_seen = fingerprint(self.config_path)
+        seen = self._config_seen = content_hash(self.config_path)
         result = reload(self.config_path, self.config, self.engine, self.silences, self._env)
         if result.config is None or result.engine is None:
             for problem in result.problems:
@@ -118,11 +121,15 @@ class App:
 
     async def _watch_file(self) -> None:
         """A scheduler job: reload when the file's content changed (editors, ConfigMap updates)."""
-        if fingerprint(self.config_path) != self._config_seen:
+        if content_hash(self.config_path) != self._config_seen:
             self.reload()
 
     async def run(self) -> None:
-        """Run until stop() or a signal; every start-up error is raised before anything runs."""
+        """Run until stop() or a signal; start-up errors raise before anything runs.
+
+        A supervised task that fails raises TaskFailed here, after the same ordered stop as a
+        signal: the source, then delivery (drained, bounded), then state, notifiers, plugins.
+        """
         env = self._env
         plugins = make_plugin_manager(
             plugins_path(self.config_path, self.config.plugins_dir), env=env
@@ -161,6 +168,7 @@ class App:
                 notifier.out = self.out
 
     async def _watch(self) -> None:
+        """Signals and jobs around the supervised tasks; a crash propagates after they stop."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -168,11 +176,11 @@ class App:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGHUP, self.reload)
         scheduler = AsyncIOScheduler(event_loop=loop)
-        scheduler.add_job(self._tick, "interval", seconds=TICK, id="engine-tick", coalesce=True)
         scheduler.add_job(
             self._watch_file, "interval", seconds=WATCH, id="config-watch", coalesce=True
         )
         self._add_jobs(scheduler)
+        scheduler.add_listener(self._job_failed, EVENT_JOB_ERROR)
         scheduler.start()
         try:
             source = self._source = IndexerSource(
@@ -180,19 +188,53 @@ class App:
             )
             async with source:
                 self.ready.set()
-                consume = asyncio.create_task(self._consume(source), name="alertbot-engine")
-                stop = asyncio.create_task(self._stop.wait(), name="alertbot-stop")
-                await asyncio.wait({consume, stop}, return_when=asyncio.FIRST_COMPLETED)
-                for task in (consume, stop):
-                    task.cancel()
-                await asyncio.gather(consume, stop, return_exceptions=True)
+                await self._supervise(source)
         finally:
             scheduler.shutdown(wait=False)
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)
 
+    async def _supervise(self, source: IndexerSource) -> None:
+        """Run the engine, its clock and the watch on every part's tasks in one TaskGroup.
+
+        stop() ends the group cleanly; the first task to fail cancels the others and is raised
+        as TaskFailed (the caller then stops the rest in order: source, delivery, state).
+        """
+        assert self._delivery is not None, "started by run()"
+        parts: dict[str, Coroutine[Any, Any, None]] = {
+            "engine": self._consume(source),
+            "engine-clock": self._clock_loop(),
+            "source": source.tasks.failure(),
+            "delivery": self._delivery.tasks.failure(),
+            "stop": self._until_stopped(),
+        }
+        try:
+            async with asyncio.TaskGroup() as group:
+                for name, coro in parts.items():
+                    group.create_task(_supervised(name, coro), name=f"alertbot-{name}")
+        except BaseExceptionGroup as caught:
+            _, failures = caught.split(_Stopped)
+            if failures is not None:
+                raise _first(failures) from None
+
+    async def _until_stopped(self) -> None:
+        await self._stop.wait()
+        raise _Stopped
+
+    async def _clock_loop(self) -> None:
+        """Engine time: `for`, absence, windows, repeat and group flushes resolve to TICK."""
+        while True:
+            await asyncio.sleep(TICK)
+            self._tick()
+
+    def _job_failed(self, event: JobExecutionEvent) -> None:
+        """A scheduled job (digest, heartbeat, config watch) failed: one line; it runs again."""
+        self.job_failures += 1
+        log.error("job %s failed: %r (it runs again on schedule)", event.job_id, event.exception)
+
     async def _consume(self, source: IndexerSource) -> None:
+        """The engine: every event in arrival order; what it decides goes to delivery."""
         events = self.events
         async for batch in source.batches():
             notes: list[Notification] = []
@@ -206,8 +248,8 @@ class App:
             if notes:
                 self.deliver(notes)
 
-    async def _tick(self) -> None:
-        """Engine time (a coroutine, so APScheduler runs it on the loop, never in a thread)."""
+    def _tick(self) -> None:
+        """Let engine time pass; notifications that fall due go to delivery."""
         self.silences.reload_if_changed()  # `alertbot silence add` writes the same file
         notes = self.engine.tick(self.clock())
         if notes:
@@ -289,4 +331,26 @@ class App:
             gaps=self.events["connection.gap"],
             latency=self.latency.snapshot(),
             problems=source.problems.total if source else 0,
+            job_failures=self.job_failures,
         )
+
+
+class _Stopped(Exception):
+    """Raised by the stop task to end the TaskGroup cleanly."""
+
+
+async def _supervised(name: str, coro: Coroutine[Any, Any, None]) -> None:
+    """Run one part; any exception (or an end, for parts that run forever) is a TaskFailed."""
+    try:
+        await coro
+    except (_Stopped, TaskFailed):
+        raise
+    except Exception as exc:
+        raise TaskFailed(name, exc) from exc
+    raise TaskFailed(name, RuntimeError("ended unexpectedly"))
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first leaf of a (possibly nested) exception group."""
+    first = group.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -12,9 +13,12 @@ from alertbot import __version__
 from alertbot.cliargs import config_arg
 from alertbot.config import load_config
 from alertbot.core.errors import AlertbotError, ConfigError
+from alertbot.core.tasks import TaskFailed
 from alertbot.logs import setup_logging
 
+EXIT_CRASHED = 1  # a supervised task failed; everything accepted is in the outbox
 EXIT_USAGE = 2  # bad config or arguments: nothing was started
+log = logging.getLogger("alertbot")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_USAGE
+    except TaskFailed as exc:  # one line (a log record, so JSON logs keep it), then the trace
+        log.error("stopped: %s; exit %d", exc, EXIT_CRASHED, exc_info=exc.error)
+        return EXIT_CRASHED
     except AlertbotError as exc:
         print(f"alertbot: {exc}", file=sys.stderr)
         return EXIT_USAGE

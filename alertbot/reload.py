@@ -29,7 +29,7 @@ class Reloaded:
     restart_needed: list[str]  # sections that changed but only take effect at a restart
 
 
-def fingerprint(path: Path) -> str:
+def content_hash(path: Path) -> str:
     """What the file holds now (a content hash: an editor's save without changes is no reload)."""
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -23,6 +23,7 @@ from alertbot.core.durations import format_duration
 from alertbot.core.errors import ConfigError, Problem
 from alertbot.core.model import Notification
 from alertbot.core.secrets import mask
+from alertbot.core.tasks import Tasks
 from alertbot.notify.base import Notifier, SendResult, guarded_send
 from alertbot.notify.delivery_config import DeliveryConfig
 from alertbot.notify.outbox import DEAD, Outbox, OutboxRow, dead_letter_note
@@ -91,6 +92,7 @@ class Delivery:
         self._spilled = asyncio.Event()
         self._spill_backoff = self._backoff()
         self._spill_task: asyncio.Task[None] | None = None
+        self.tasks = Tasks()  # the workers; `alertbot run` watches their failures
         self._stopping = asyncio.Event()
         self._draining = False
         self._resting: set[str] = set()  # lanes out of work while draining
@@ -186,9 +188,8 @@ class Delivery:
         self._maybe_purge(self._clock())
         for lane in self.lanes.values():
             lane.blocked_until = self.outbox.head_next_attempt(lane.name)
-            lane.task = asyncio.create_task(self._work(lane), name=f"alertbot-delivery-{lane.name}")
-            lane.task.add_done_callback(self._worker_done)
-        self._spill_task = asyncio.create_task(self._spill_loop(), name="alertbot-delivery-spill")
+            lane.task = self.tasks.spawn(self._work(lane), f"alertbot-delivery-{lane.name}")
+        self._spill_task = self.tasks.spawn(self._spill_loop(), "alertbot-delivery-spill")
         self.running = True
 
     async def stop(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - a drain budget
@@ -213,10 +214,6 @@ class Delivery:
         if self._spill:
             log.error("could not write %d notification(s) at shutdown: lost", len(self._spill))
         self.running = False
-
-    def _worker_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("delivery worker %s stopped: %r", task.get_name(), task.exception())
 
     # -- the worker --------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from alertbot.config import SourceConfig
 from alertbot.core.backoff import Backoff
 from alertbot.core.durations import format_duration
 from alertbot.core.model import Event
+from alertbot.core.tasks import Tasks
 from alertbot.source.buffer import EventBuffer
 from alertbot.source.connstate import Action
 from alertbot.source.feed import Feed
@@ -85,7 +86,7 @@ class IndexerSource:
         self._pacers: dict[int, Pacer] = {}
         self._immediate: set[int] = set()
         self._conn_tasks: dict[int, asyncio.Task[None]] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.tasks = Tasks()  # every task the source owns; `alertbot run` watches failures
         self._scheduler = scheduler
         self._own_scheduler = scheduler is None
         self._stopping = False
@@ -125,10 +126,7 @@ class IndexerSource:
         if self._stopping:
             return
         self._stopping = True
-        tasks = [*self._conn_tasks.values(), *self._tasks]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.tasks.cancel()
         if self._scheduler is not None:
             for job_id in ("source-reconcile", "source-poll"):
                 if self._scheduler.get_job(job_id):
@@ -157,7 +155,7 @@ class IndexerSource:
     # --- connections --------------------------------------------------------------------------
     def _start_connection(self, index: int) -> None:
         self._pacers[index] = Pacer(self.config.subscribe_rate)
-        task = asyncio.create_task(self._connection(index), name=f"alertbot-conn-{index}")
+        task = self.tasks.spawn(self._connection(index), f"alertbot-conn-{index}")
         self._conn_tasks[index] = task
 
     async def _connection(self, index: int) -> None:
@@ -389,6 +387,4 @@ class IndexerSource:
         return any(s.sub.channel == channel for s in self.feed.conn(index).subs.values())
 
     def _spawn(self, coro: Any, name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.tasks.spawn(coro, name)

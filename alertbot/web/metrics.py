@@ -81,6 +81,7 @@ def _counters(snap: Snapshot) -> Iterator[Metric]:
     )
     yield _counter("alertbot_gaps", "Message-id gaps detected on the feed.", snap.gaps)
     yield _counter("alertbot_skipped_frames", "Malformed frames and items skipped.", snap.problems)
+    yield _counter("alertbot_job_failures", "Scheduled job runs that failed.", snap.job_failures)
 
 
 def _outbox(snap: Snapshot) -> Iterator[Metric]:

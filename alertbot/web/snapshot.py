@@ -104,3 +104,4 @@ class Snapshot:
     gaps: int  # message-id gaps detected
     latency: Latency  # frame-to-notification seconds
     problems: int  # frames and items skipped as malformed
+    job_failures: int = 0  # scheduled job runs that raised (they run again on schedule)
