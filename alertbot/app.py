@@ -187,6 +187,7 @@ class App:
                 self.config.source, scheduler=scheduler, env=self.env
             )
             async with source:
+                self._log_watching(source)
                 self.ready.set()
                 await self._supervise(source)
         finally:
@@ -194,6 +195,20 @@ class App:
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)
+
+    def _log_watching(self, source: IndexerSource) -> None:
+        """Say where it connects, what it watches and where its state lives (INFO, once)."""
+        cfg = self.config.source
+        log.info("connecting to %s (REST %s)", source.ws_url, source.rest_url)
+        log.info(
+            "watching %s, %s and %s over %d connection(s); %d rule(s)",
+            _listing("subaccount", [str(s) for s in cfg.subaccounts]),
+            _listing("parent subaccount", [str(s) for s in cfg.parent_subaccounts]),
+            _listing("market", cfg.markets),
+            source.connections,
+            len(self.engine.rules),
+        )
+        log.info("state in %s", Path(self.config.state_dir).resolve())
 
     async def _supervise(self, source: IndexerSource) -> None:
         """Run the engine, its clock and the watch on every part's tasks in one TaskGroup.
@@ -354,3 +369,13 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
     """The first leaf of a (possibly nested) exception group."""
     first = group.exceptions[0]
     return _first(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+def _listing(what: str, items: list[str], shown: int = 5) -> str:
+    """`2 markets (BTC-USD, ETH-USD)`; long lists end with `+N more`."""
+    if not items:
+        return f"no {what}s"
+    head = ", ".join(items[:shown]) + (
+        f", +{len(items) - shown} more" if len(items) > shown else ""
+    )
+    return f"{len(items)} {what}{'s' if len(items) != 1 else ''} ({head})"

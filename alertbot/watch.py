@@ -10,7 +10,9 @@ from typing import IO, Any
 import orjson
 
 from alertbot.config import Config
+from alertbot.core.errors import AlertbotError
 from alertbot.core.model import Event, iso_utc
+from alertbot.rules.config import pattern_problem
 from alertbot.source.client import IndexerSource
 from alertbot.source.recording import RecordingWriter
 
@@ -36,9 +38,16 @@ def format_json(event: Event) -> str:
 
 
 def kind_filter(patterns: list[str] | None) -> Callable[[str], bool]:
-    """A predicate on event kinds from glob patterns (all kinds when none are given)."""
+    """A predicate on event kinds from glob patterns (all kinds when none are given).
+
+    A pattern that matches no event kind is refused: it would print nothing, forever.
+    """
     if not patterns:
         return lambda _kind: True
+    for pattern in patterns:
+        problem = pattern_problem(pattern)
+        if problem:
+            raise AlertbotError(f"--kind {problem}")
     return lambda kind: any(fnmatch.fnmatchcase(kind, p) for p in patterns)
 
 

@@ -91,6 +91,11 @@ class IndexerSource:
         self._own_scheduler = scheduler is None
         self._stopping = False
 
+    @property
+    def connections(self) -> int:
+        """How many Indexer connections the subscriptions are spread over."""
+        return len(self._conn_tasks)
+
     # --- lifecycle ----------------------------------------------------------------------------
     async def __aenter__(self) -> IndexerSource:
         """Start every connection, the timer task and the scheduler."""
