@@ -34,11 +34,3 @@ class ConfigError(AlertbotError):
 
 class PluginError(AlertbotError):
     """A plugin cannot be loaded: bad file, unknown hook, clashing name; says which file."""
-
-
-class SourceError(AlertbotError):
-    """The Indexer source cannot continue (never raised for transient network faults)."""
-
-
-class SubscriptionRejected(SourceError):
-    """The server refused a subscription for a reason retrying will not fix."""

@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -68,10 +68,6 @@ class RuleStats:
     duplicates: int = 0  # one-offs already notified for the same identity
     notifications: int = 0  # alerts included in emitted notifications
     suppressed: int = 0  # alerts held back by a silence or an inhibition
-
-    def to_dict(self) -> dict[str, int]:
-        """Plain counters."""
-        return asdict(self)
 
 
 def rule_mode(cfg: RuleConfig) -> str:
