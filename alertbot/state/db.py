@@ -72,6 +72,7 @@ class StateDB:
             raise StateError(f"cannot open state database {path}: {exc}") from None
         db = cls(conn, path)
         try:
+            db._refuse_unknown()  # before anything writes (WAL mode changes the header)
             db._configure(synchronous)
             db._migrate()
         except BaseException:
@@ -89,8 +90,9 @@ class StateDB:
         if str(mode).lower() != "wal":
             raise StateError(f"state database {self.path}: cannot use WAL mode (got {mode})")
 
-    def _migrate(self) -> None:
-        from alertbot.state.schema import MIGRATIONS, SCHEMA_VERSION  # schema uses this module
+    def _refuse_unknown(self) -> None:
+        """A newer schema, a foreign database or a non-database: an error, never a reset."""
+        from alertbot.state.schema import SCHEMA_VERSION  # schema uses this module
 
         version = int(self.query("PRAGMA user_version")[0][0])
         if version > SCHEMA_VERSION:
@@ -100,6 +102,11 @@ class StateDB:
             )
         if version == 0 and self.query("SELECT name FROM sqlite_master WHERE type = 'table'"):
             raise StateError(f"{self.path} is not an alertbot state database; move it aside")
+
+    def _migrate(self) -> None:
+        from alertbot.state.schema import MIGRATIONS, SCHEMA_VERSION  # schema uses this module
+
+        version = int(self.query("PRAGMA user_version")[0][0])
         for step in range(version, SCHEMA_VERSION):
             with self.transaction():
                 after = MIGRATIONS[step](self)
