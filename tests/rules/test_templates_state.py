@@ -78,3 +78,17 @@ def test_changed_rules_start_fresh():
     assert changed.active_alerts() == []
     forgotten = changed.drain_state().rules  # the old definition's row is deleted from the store
     assert [(r.rule, r.value) for r in forgotten] == [("low", None)]
+
+
+def test_each_lifecycle_transition_is_recorded_once_for_the_history():
+    eng = engine("- {name: low, on: account, when: equity < 1000, for: 30s}")
+    timeline = [(0, ev("account", equity=900)), (10, ev("account", equity=2000)),
+                (20, ev("account", equity=900)), (60, ev("account", equity=2000))]  # fmt: skip
+    run(eng, timeline, 61)
+    history = eng.drain_state().history
+    assert [(c.state, c.at, c.starts_at) for c in history] == [
+        ("pending", 0, 0), ("inactive", 10, 0), ("pending", 20, 20), ("firing", 50, 50),
+        ("resolved", 60, 50),
+    ]  # fmt: skip
+    assert {c.rule for c in history} == {"low"}
+    assert eng.drain_state().history == ()  # drained once
