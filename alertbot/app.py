@@ -25,13 +25,12 @@ from alertbot.jobs import digest, heartbeat
 from alertbot.notify.base import Notifier, build_notifiers
 from alertbot.notify.builtin.console import ConsoleNotifier
 from alertbot.notify.delivery import Delivery
-from alertbot.notify.outbox import Outbox
 from alertbot.plugins import Plugins, make_plugin_manager, plugins_path
 from alertbot.reload import content_hash, failure_notice, reload
 from alertbot.rules.engine import Engine
-from alertbot.rules.silences import SilenceStore
+from alertbot.rules.silences import KEEP_EXPIRED, SilenceStore
 from alertbot.source.client import IndexerSource
-from alertbot.state.db import StateDB
+from alertbot.state import StateStore, open_state
 from alertbot.web.config import HttpConfig
 from alertbot.web.health import health
 from alertbot.web.server import WebServer
@@ -65,12 +64,14 @@ class App:
         self.out = out  # console notifiers print here (None: their configured stream)
         self.clock = clock
         self.env = env
-        self.silences = SilenceStore.open(Path(config.state_dir))
+        self.silences = SilenceStore()  # loaded from the state store in run()
         self.engine = Engine(config, silences=self.silences)
         self.notifications = 0
         self._stop = asyncio.Event()
         self._plugins: Plugins | None = None
         self._delivery: Delivery | None = None
+        self._state: StateStore | None = None
+        self._silences_seen = -1  # the store's silences version last loaded
         self._env = dict(os.environ) if env is None else {**os.environ, **env}
         self._config_seen = content_hash(self.config_path)
         self._refused = ""  # content hash of the last file version a reload refused
@@ -136,10 +137,13 @@ class App:
         )
         notifiers = build_notifiers(self.config, plugins)
         self._route_console(notifiers.values())
-        db = StateDB.open(self.config.state_dir, synchronous=self.config.delivery.synchronous)
+        db = self._state = open_state(
+            self.config.state_dir, synchronous=self.config.delivery.synchronous
+        )
         try:
-            delivery = Delivery(Outbox(db), notifiers, self.config.delivery, clock=self.clock)
-            if delivery.alerts.restore_engine(self.engine):
+            delivery = Delivery(db, notifiers, self.config.delivery, clock=self.clock)
+            self._sync_silences()
+            if self.engine.restore(db.rules.load()):
                 log.info("alert state restored from %s", self.config.state_dir)
             self._plugins, self._delivery = plugins, delivery
             web = self.web = WebServer(self.http, self.snapshot) if self.http.enabled else None
@@ -151,7 +155,7 @@ class App:
                 await self._watch()
             finally:
                 await delivery.stop()
-                delivery.submit_many((), state=self.engine.export_state())
+                delivery.submit_many((), changes=self.engine.drain_state())
                 if web is not None:
                     await web.stop()
         finally:
@@ -264,18 +268,31 @@ class App:
                 self.deliver(notes)
 
     def _tick(self) -> None:
-        """Let engine time pass; notifications that fall due go to delivery."""
-        self.silences.reload_if_changed()  # `alertbot silence add` writes the same file
+        """Let engine time pass; due notifications and changed rule state go to delivery."""
+        self._sync_silences()  # `alertbot silence add` writes the same store
         notes = self.engine.tick(self.clock())
         if notes:
             self.deliver(notes)
+        elif self._delivery is not None:
+            changes = self.engine.drain_state()  # what events changed without notifying
+            if changes:
+                self._delivery.submit_many((), changes=changes)
+
+    def _sync_silences(self) -> None:
+        """Reload silences when another process (or a purge) changed them."""
+        if self._state is None:
+            return
+        seen = self._state.silences.version()
+        if seen != self._silences_seen:
+            self.silences.replace(self._state.silences.all())
+            self._silences_seen = seen
 
     def deliver(self, notes: Sequence[Notification]) -> None:
         """Enrich once (so retries send the same text), then hand to the durable outbox."""
         assert self._plugins is not None, "deliver() is only called while running"
         assert self._delivery is not None, "deliver() is only called while running"
         enriched = [self._plugins.enrich(note) for note in notes]
-        self._delivery.submit_many(enriched, state=self.engine.export_state())
+        self._delivery.submit_many(enriched, changes=self.engine.drain_state())
         self.notifications += len(enriched)
         for note in enriched:
             self.alerts[(note.rule, note.status)] += 1
@@ -316,7 +333,8 @@ class App:
 
     async def _prune(self) -> None:
         """Forget silences that expired long ago (the outbox prunes itself on writes)."""
-        self.silences.purge(self.clock())
+        if self._state is not None:
+            self._state.silences.purge(self.clock() - KEEP_EXPIRED)
 
     def snapshot(self) -> Snapshot:
         """What /healthz and /metrics show, built at request time from existing counters."""

@@ -48,7 +48,7 @@ def reload(
         return Reloaded(None, None, [str(p) for p in exc.problems], [])
     except AlertbotError as exc:
         return Reloaded(None, None, [str(exc)], [])
-    new_engine.import_state(engine.export_state())
+    new_engine.take_over(engine)
     changed = [
         key
         for key in type(current).model_fields

@@ -36,8 +36,7 @@ from alertbot.notify.base import SendResult as Result  # the real contract
 from alertbot.notify.config import NotifierConfig, RateConfig
 from alertbot.notify.delivery import Delivery
 from alertbot.notify.delivery_config import DeliveryConfig
-from alertbot.notify.outbox import Outbox
-from alertbot.state.db import StateDB
+from alertbot.state import open_state
 
 
 class Server:
@@ -119,9 +118,9 @@ async def burst(count: int) -> dict[str, Any]:
     server = Server()
     clock = VirtualClock()
     with tempfile.TemporaryDirectory() as tmp:
-        db = StateDB.open(tmp)
+        db = open_state(tmp)
         hook = Webhook(server.url, max_batch=100, rate=(1, 1.0))
-        delivery = Delivery(Outbox(db), {"hook": hook}, DeliveryConfig(), clock=clock,
+        delivery = Delivery(db, {"hook": hook}, DeliveryConfig(), clock=clock,
                             sleep=clock.sleep)  # fmt: skip
         rss_before = rss_mb()
         tracemalloc.start()
@@ -149,9 +148,9 @@ async def latency(rate: float, seconds: float, sync: str) -> dict[str, Any]:
     count = int(rate * seconds)
     sent_at: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        db = StateDB.open(tmp, synchronous=sync)  # type: ignore[arg-type]
+        db = open_state(tmp, synchronous=sync)  # type: ignore[arg-type]
         hook = Webhook(server.url, max_batch=10, rate=None)
-        delivery = Delivery(Outbox(db), {"hook": hook}, DeliveryConfig())
+        delivery = Delivery(db, {"hook": hook}, DeliveryConfig())
         await delivery.start()
         start = time.perf_counter()
         for i in range(count):

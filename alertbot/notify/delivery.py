@@ -1,10 +1,10 @@
 """Delivery: the outbox drained by one worker per notifier, with retries, rate limits and batching.
 
-Write order: `submit` commits the outbox rows (and, with `submit_many(..., state=...)`, the engine's
-alert state in the same transaction) before any send. A worker sends the oldest pending rows of its
-notifier as one message and marks them `sent` only after the notifier answered ok. A crash between
-the two re-sends that one message at the next start: at least once, and at most the messages in
-flight are duplicated.
+Write order: `submit` commits the outbox rows (and, with `submit_many(..., changes=...)`, the
+engine's rule-state changes and alert history in the same transaction) before any send. A worker
+sends the oldest pending rows of its notifier as one message and marks them `sent` only after the
+notifier answered ok. A crash between the two re-sends that one message at the next start: at
+least once, and at most the messages in flight are duplicated.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from alertbot.core.secrets import mask
 from alertbot.core.tasks import Tasks
 from alertbot.notify.base import Notifier, SendResult, guarded_send
 from alertbot.notify.delivery_config import DeliveryConfig
-from alertbot.notify.outbox import DEAD, Outbox, OutboxRow, dead_letter_note
+from alertbot.notify.outbox import dead_letter_note
 from alertbot.notify.ratelimit import TokenBucket
-from alertbot.state.alerts import AlertStateStore
-from alertbot.state.db import StateWriteError
+from alertbot.state import StateWriteError
+from alertbot.state.api import DEAD, OutboxRow, StateChanges, StateStore
 
 log = logging.getLogger("alertbot.delivery")
 IDLE_POLL = 5.0  # an idle worker re-reads the outbox this often (sees `alertbot outbox retry`)
@@ -69,7 +69,7 @@ class Delivery:
 
     def __init__(
         self,
-        outbox: Outbox,
+        store: StateStore,
         notifiers: Mapping[str, Notifier],
         config: DeliveryConfig,
         *,
@@ -80,15 +80,15 @@ class Delivery:
         problems = config.problems(notifiers)
         if problems:
             raise ConfigError([Problem("delivery", 0, 0, key, msg) for key, msg in problems])
-        self.outbox = outbox
-        self.alerts = AlertStateStore(outbox.db)
+        self.store = store
+        self.outbox = store.outbox
         self.config = config
         self._clock, self._rng, self._sleep = clock, rng, sleep
         now = clock()
         self.lanes = {name: self._lane(name, n, now) for name, n in notifiers.items()}
         self.unknown_dead = 0  # notifications naming a notifier that is not configured
         self._spill: list[Notification] = []  # not yet written (disk full): retried
-        self._spill_state: dict[str, Any] | None = None
+        self._spill_changes = StateChanges()
         self._spilled = asyncio.Event()
         self._spill_backoff = self._backoff()
         self._spill_task: asyncio.Task[None] | None = None
@@ -117,23 +117,22 @@ class Delivery:
         self.submit_many((note,))
 
     def submit_many(
-        self, notes: Sequence[Notification], *, state: dict[str, Any] | None = None
+        self, notes: Sequence[Notification], *, changes: StateChanges | None = None
     ) -> None:
-        """Write notes (and the engine state) in one transaction; on a failed write keep them."""
+        """Write notes and the engine's changes in one transaction; on a failed write keep them."""
         batch = [*self._spill, *notes]
-        state = state if state is not None else self._spill_state
+        changed = self._spill_changes.then(changes) if changes else self._spill_changes
         now = self._clock()
         woken: set[str] = set()
         try:
-            with self.outbox.db.transaction():
+            with self.store.transaction():
                 for note in batch:
                     woken |= self._write(note, now)
-                if state is not None:
-                    self.alerts.save(state, now)
+                self.store.save(changed, now)
         except StateWriteError as exc:
-            self._keep(batch, state, exc)
+            self._keep(batch, changed, exc)
             return
-        self._spill, self._spill_state = [], None
+        self._spill, self._spill_changes = [], StateChanges()
         for name in woken:
             self.lanes[name].wake.set()
         self._maybe_purge(now)
@@ -153,10 +152,8 @@ class Delivery:
             woken |= self._report_dead([note], name, error, now)
         return woken
 
-    def _keep(
-        self, batch: list[Notification], state: dict[str, Any] | None, exc: Exception
-    ) -> None:
-        self._spill, self._spill_state = batch, state
+    def _keep(self, batch: list[Notification], changes: StateChanges, exc: Exception) -> None:
+        self._spill, self._spill_changes = batch, changes
         self._spilled.set()
         log.error("kept %d notification(s) in memory, will retry: %s", len(batch), exc)
 
@@ -178,6 +175,7 @@ class Delivery:
         self._last_purge = now
         with contextlib.suppress(StateWriteError):
             self.outbox.purge(now - self.config.retention)
+            self.store.history.purge(now - self.config.retention)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -209,7 +207,7 @@ class Delivery:
         await asyncio.gather(*tasks, return_exceptions=True)
         for lane in self.lanes.values():
             self._save_acks(lane)
-        if self._spill or self._spill_state is not None:
+        if self._spill or self._spill_changes:
             self.submit_many(())
         if self._spill:
             log.error("could not write %d notification(s) at shutdown: lost", len(self._spill))
@@ -338,7 +336,7 @@ class Delivery:
         ]
         gone = {r.id for r in expired}
         keep = [r.id for r in rows if r.id not in gone]
-        with self.outbox.db.transaction():
+        with self.store.transaction():
             if keep:
                 self.outbox.mark_retry(keep, now + delay, outcome.detail, now)
             if expired:
@@ -352,7 +350,7 @@ class Delivery:
                     mask(outcome.detail))  # fmt: skip
 
     def _give_up(self, lane: _Lane, rows: list[OutboxRow], error: str, now: float) -> None:
-        with self.outbox.db.transaction():
+        with self.store.transaction():
             self.outbox.mark_dead([row.id for row in rows], error, now)
             woken = self._report_dead([row.note for row in rows], lane.name, error, now)
         lane.stats.dead += len(rows)
@@ -369,7 +367,7 @@ class Delivery:
             await self._spilled.wait()
             await self._pause(self._spill_backoff.next_delay())
             self.submit_many(())
-            if not self._spill and self._spill_state is None:
+            if not self._spill and not self._spill_changes:
                 self._spilled.clear()
                 self._spill_backoff.attempts = 0
 

@@ -13,8 +13,8 @@ import yaml
 
 from alertbot.cliargs import config_arg
 from alertbot.core.durations import format_duration
-from alertbot.notify.outbox import DEAD, PENDING, SENT, Outbox, OutboxRow
-from alertbot.state.db import DB_FILE, StateDB
+from alertbot.state import DB_FILE, open_state
+from alertbot.state.api import DEAD, PENDING, SENT, OutboxRow
 
 OK = 0
 
@@ -54,9 +54,9 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
     if not (Path(directory) / DB_FILE).exists():
         print(f"no outbox yet in {directory}")
         return OK
-    db = StateDB.open(directory, create=False)
+    db = open_state(directory, create=False)
     try:
-        outbox = Outbox(db)
+        outbox = db.outbox
         statuses = [DEAD] if args.dead else [PENDING]
         if args.sent:
             statuses.append(SENT)
@@ -82,9 +82,9 @@ def _line(row: OutboxRow, now: float) -> str:
 
 def cmd_outbox_retry(args: argparse.Namespace) -> int:
     """alertbot outbox retry ID: put a dead letter back in the queue."""
-    db = StateDB.open(state_dir(args.config), create=False)
+    db = open_state(state_dir(args.config), create=False)
     try:
-        row = Outbox(db).requeue(args.id, time.time())
+        row = db.outbox.requeue(args.id, time.time())
     finally:
         db.close()
     print(f"re-queued #{row.id} to {row.notifier}: {row.note.title}")

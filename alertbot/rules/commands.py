@@ -20,6 +20,7 @@ from alertbot.core.model import iso_utc
 from alertbot.rules.check import check_file, summary
 from alertbot.rules.silences import SilenceError, SilenceStore
 from alertbot.rules.testing import default_tests_path, run_file
+from alertbot.state import open_state
 
 OK, FAILED = 0, 1
 
@@ -110,11 +111,16 @@ def cmd_silence_add(args: argparse.Namespace) -> int:
     if rules is not None and not any(fnmatchcase(r, args.rule) for r in rules):
         print(f"no rule matches {args.rule!r}; rules: {', '.join(rules)}", file=sys.stderr)
         return FAILED
-    store = SilenceStore.open(state_dir)
     author = os.environ.get("USER") or getpass.getuser()
-    silence = store.add(args.rule, labels, duration, time.time(), comment=args.comment,
-                        created_by=author)  # fmt: skip
-    store.save()
+    state = open_state(state_dir)
+    try:
+        store = SilenceStore(state.silences.all())
+        now = time.time()
+        silence = store.add(args.rule, labels, duration, now, comment=args.comment,
+                            created_by=author)  # fmt: skip
+        state.silences.put(silence.to_record(), now)
+    finally:
+        state.close()
     print(f"silence {silence.id}: {args.rule} {labels or ''} until {iso_utc(silence.ends_at)}")
     return OK
 
@@ -123,7 +129,11 @@ def cmd_silence_list(args: argparse.Namespace) -> int:
     """alertbot silence list."""
     state_dir, _ = _state(args.config)
     now = time.time()
-    silences = SilenceStore.open(state_dir).listing(now, expired=args.all)
+    state = open_state(state_dir)
+    try:
+        silences = SilenceStore(state.silences.all()).listing(now, expired=args.all)
+    finally:
+        state.close()
     if not silences:
         print("no silences")
     for s in silences:
@@ -137,13 +147,16 @@ def cmd_silence_list(args: argparse.Namespace) -> int:
 def cmd_silence_expire(args: argparse.Namespace) -> int:
     """alertbot silence expire ID."""
     state_dir, _ = _state(args.config)
-    store = SilenceStore.open(state_dir)
+    state = open_state(state_dir)
     try:
-        silence = store.expire(args.id, time.time())
+        now = time.time()
+        silence = SilenceStore(state.silences.all()).expire(args.id, now)
+        state.silences.put(silence.to_record(), now)
     except SilenceError as exc:
         print(f"alertbot silence expire: {exc}", file=sys.stderr)
         return FAILED
-    store.save()
+    finally:
+        state.close()
     print(f"silence {silence.id} expired")
     return OK
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from alertbot.core.durations import format_duration
@@ -52,6 +52,7 @@ class CountRule(RuleRuntime):
         if window is None:
             window = self.windows[key] = deque(maxlen=self.count)
         window.append(now)
+        self.dirty.add(key)
         holds = self._holds(window, now)
         alert = self.alerts.get(key)
         if alert is None and not holds:
@@ -77,6 +78,7 @@ class CountRule(RuleRuntime):
                 self.observe(alert, holds, now)
             if not window:
                 del self.windows[key]
+                self.dirty.add(key)
             elif alert is not None and alert.state != INACTIVE:
                 due = min(due, window[0] + self.within)
         return min(due, super().advance(now))
@@ -86,16 +88,24 @@ class CountRule(RuleRuntime):
         window = self.windows.get(alert.key)
         return {"count": len(window) if window else 0}
 
-    def export(self) -> dict[str, Any]:
-        """Alerts and windows."""
-        windows = [[list(k), list(w)] for k, w in self.windows.items()]
-        return {**super().export(), "windows": windows}
+    def state_keys(self) -> Iterable[Key]:
+        """Identities with an alert or a window."""
+        return {*self.alerts, *self.windows}
 
-    def restore(self, state: dict[str, Any]) -> None:
-        """Inverse of export."""
-        super().restore(state)
-        for key, times in state.get("windows", []):
-            self.windows[tuple(key)] = deque((float(t) for t in times), maxlen=self.count)
+    def export_key(self, key: Key) -> dict[str, Any] | None:
+        """The alert and the window's event times."""
+        value = super().export_key(key) or {}
+        window = self.windows.get(key)
+        if window:
+            value["window"] = list(window)
+        return value or None
+
+    def import_key(self, key: Key, value: dict[str, Any]) -> None:
+        """Inverse of export_key."""
+        super().import_key(key, value)
+        if "window" in value:
+            times = (float(t) for t in value["window"])
+            self.windows[key] = deque(times, maxlen=self.count)
 
 
 class AbsentRule(RuleRuntime):
@@ -121,6 +131,8 @@ class AbsentRule(RuleRuntime):
     def start(self, now: float) -> None:
         """An identity without labels is expected from the start."""
         if not self.label_fields:
+            if () not in self.last_seen:
+                self.dirty.add(())
             self.last_seen.setdefault((), now)
             self.last_event.setdefault((), Event(self.kinds[0], now, {}, -1))
             self.sink.wake(self.last_seen[()] + self.absent)
@@ -134,6 +146,7 @@ class AbsentRule(RuleRuntime):
         key = key_of(self.fields[event.kind], event)
         self.last_seen[key] = now
         self.last_event[key] = event
+        self.dirty.add(key)
         alert = self.alerts.get(key)
         if alert is not None:
             alert.event = event
@@ -162,18 +175,25 @@ class AbsentRule(RuleRuntime):
             silent = now - self.last_seen.get(alert.key, now)
         return {"silent_for": format_duration(silent)}
 
-    def export(self) -> dict[str, Any]:
-        """Alerts and last-seen times (not the events)."""
-        seen = [[list(k), t] for k, t in self.last_seen.items()]
-        return {**super().export(), "last_seen": seen}
+    def state_keys(self) -> Iterable[Key]:
+        """Identities with an alert or a last-seen time."""
+        return {*self.alerts, *self.last_seen}
 
-    def restore(self, state: dict[str, Any]) -> None:
-        """Inverse of export; restored identities render with their labels only."""
-        super().restore(state)
-        for key, at in state.get("last_seen", []):
-            self.last_seen[tuple(key)] = float(at)
+    def export_key(self, key: Key) -> dict[str, Any] | None:
+        """The alert and the last-seen time (not the event)."""
+        value = super().export_key(key) or {}
+        if key in self.last_seen:
+            value["last_seen"] = self.last_seen[key]
+        return value or None
+
+    def import_key(self, key: Key, value: dict[str, Any]) -> None:
+        """Inverse of export_key; restored identities render with their labels only."""
+        super().import_key(key, value)
+        if "last_seen" in value:
+            at = float(value["last_seen"])
+            self.last_seen[key] = at
             fields = dict(zip(self.label_fields, key, strict=False))
-            self.last_event[tuple(key)] = Event(self.kinds[0], float(at), fields, -1)
+            self.last_event[key] = Event(self.kinds[0], at, fields, -1)
 
 
 class Window:
@@ -196,6 +216,20 @@ class Window:
         while lows and lows[-1][1] >= value:
             lows.pop()
         lows.append((at, value))
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able samples."""
+        return {"highs": [list(s) for s in self.highs], "lows": [list(s) for s in self.lows],
+                "last": self.last}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Window:
+        """Inverse of to_json."""
+        window = cls()
+        window.highs.extend((float(t), float(v)) for t, v in raw["highs"])
+        window.lows.extend((float(t), float(v)) for t, v in raw["lows"])
+        window.last = float(raw["last"])
+        return window
 
     def prune(self, horizon: float) -> None:
         """Drop samples older than `horizon` (the newest always stays)."""
@@ -242,6 +276,7 @@ class ChangeRule(LevelRule):
         window.push(now, float(value))
         when_held = self.when is None or self.test(self.when, event.data)
         self.when_held[key] = when_held
+        self.dirty.add(key)
         holds = when_held and self._moved(window, now)
         if holds:
             self.stats.matched += 1
@@ -288,3 +323,23 @@ class ChangeRule(LevelRule):
             return {"change": 0.0, "reference": value if isinstance(value, float | int) else 0.0}
         ref = (window.highs if self.falling else window.lows)[0][1]
         return {"change": self.delta(window, now), "reference": ref}
+
+    def state_keys(self) -> Iterable[Key]:
+        """Identities with an alert or a window."""
+        return {*self.alerts, *self.windows}
+
+    def export_key(self, key: Key) -> dict[str, Any] | None:
+        """The alert, the window's samples and whether `when` held at the last sample."""
+        value = super().export_key(key) or {}
+        window = self.windows.get(key)
+        if window is not None:
+            value["window"] = window.to_json()
+            value["when_held"] = self.when_held.get(key, False)
+        return value or None
+
+    def import_key(self, key: Key, value: dict[str, Any]) -> None:
+        """Inverse of export_key."""
+        super().import_key(key, value)
+        if "window" in value:
+            self.windows[key] = Window.from_json(value["window"])
+            self.when_held[key] = bool(value.get("when_held", False))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from alertbot.core.errors import ConfigError, Problem
 from alertbot.core.events import KINDS
-from alertbot.core.model import AlertSummary, Event, Notification
+from alertbot.core.model import RESOLVED, AlertChange, AlertSummary, Event, Notification
 from alertbot.rules.build import build_rule, digest
 from alertbot.rules.config import DEFAULT_INHIBIT, expand_kinds
 from alertbot.rules.grouping import Grouper, Member
@@ -18,11 +19,11 @@ from alertbot.rules.render import notification, summarize
 from alertbot.rules.runtime import INF, RuleRuntime, RuleStats
 from alertbot.rules.silences import SilenceStore
 from alertbot.rules.validate import semantic_problems
+from alertbot.state.api import RuleStateChange, StateChanges
 
 if TYPE_CHECKING:
     from alertbot.config import Config
 
-STATE_VERSION = 1
 __all__ = ["AlertSummary", "AlertView", "Engine", "Notification"]
 
 
@@ -51,6 +52,7 @@ class Engine:
         self.silences = silences if silences is not None else SilenceStore()
         self.rules = [build_rule(cfg, config, self) for cfg in config.rules if cfg.enabled]
         self.by_name = {rt.name: rt for rt in self.rules}
+        self.digests = {rt.name: digest(rt) for rt in self.rules}
         self.stats: dict[str, RuleStats] = {rt.name: rt.stats for rt in self.rules}
         self._by_kind: dict[str, tuple[RuleRuntime, ...]] = {k: self._index(k) for k in KINDS}
         self._resolvers: dict[str, tuple[RuleRuntime, ...]] = {
@@ -61,6 +63,8 @@ class Engine:
         self._grouper = Grouper()
         self._wake = INF
         self._started = False
+        self._carried: list[RuleStateChange] = []  # forgets and a replaced engine's changes
+        self._carried_history: list[AlertChange] = []
 
     def _index(self, kind: str) -> tuple[RuleRuntime, ...]:
         return tuple(rt for rt in self.rules if any(fnmatchcase(kind, p) for p in rt.cfg.on))
@@ -125,20 +129,63 @@ class Engine:
             if a.state != INACTIVE
         ]  # fmt: skip
 
-    def export_state(self) -> dict[str, Any]:
-        """JSON-serialisable alert state, so a reload or restart keeps unchanged rules' alerts."""
-        rules = {rt.name: {"digest": digest(rt), **rt.export()} for rt in self.rules}
-        return {"version": STATE_VERSION, "rules": rules}
+    # -- state: drained incrementally for the store, restored at start, carried on reload ----
 
-    def import_state(self, state: dict[str, Any]) -> None:
-        """Restore what export_state saved, for rules whose definition did not change."""
-        if state.get("version") != STATE_VERSION:
-            return
-        for name, saved in state.get("rules", {}).items():
-            rt = self.by_name.get(name)
-            if rt is not None and saved.get("digest") == digest(rt):
-                rt.restore(saved)
+    def drain_state(self) -> StateChanges:
+        """What changed since the last drain: one row per changed identity, and the history."""
+        rules, self._carried = self._carried, []
+        history, self._carried_history = self._carried_history, []
+        for rt in self.rules:
+            if rt.dirty:
+                rules.extend(self._row(rt, key) for key in rt.dirty)
+                rt.dirty.clear()
+            if rt.history:
+                history.extend(rt.history)
+                rt.history.clear()
+        history.sort(key=lambda change: change.at)
+        return StateChanges(tuple(rules), tuple(history))
+
+    def snapshot(self) -> list[RuleStateChange]:
+        """Every identity's state now (what a replacing engine takes over)."""
+        return [self._row(rt, key) for rt in self.rules for key in rt.state_keys()]
+
+    def restore(self, rows: Iterable[RuleStateChange]) -> int:
+        """Take saved rows of rules whose definition is unchanged; forget the others' rows."""
+        taken = 0
+        for row in rows:
+            rt = self.by_name.get(row.rule)
+            if row.value is None:
+                continue
+            if rt is None or row.digest != self.digests[rt.name]:
+                self._carried.append(RuleStateChange(row.rule, row.digest, row.key, None))
+                continue
+            rt.import_key(rt.decode_key(row.key), row.value)
+            taken += 1
+        for rt in self.rules:
+            rt.restored()
+            self._retell(rt)
         self._wake = -INF  # re-evaluate timers at the next call
+        return taken
+
+    def take_over(self, old: Engine) -> None:
+        """Hot reload: keep the alerts of unchanged rules and what `old` did not drain yet."""
+        carried = old.drain_state()
+        self.restore(old.snapshot())
+        self._carried[:0] = carried.rules
+        self._carried_history[:0] = carried.history
+
+    def _row(self, rt: RuleRuntime, key: Any) -> RuleStateChange:
+        return RuleStateChange(rt.name, self.digests[rt.name], rt.encode_key(key),
+                               rt.export_key(key))  # fmt: skip
+
+    def _retell(self, rt: RuleRuntime) -> None:
+        """Queue again what was waiting in a group when the state was saved."""
+        for alert in rt.alerts.values():
+            told = alert.notified == FIRING
+            if alert.state == FIRING and not told:
+                self._enqueue(rt, alert, FIRING, alert.starts_at)
+            elif alert.state != FIRING and told and rt.settings.send_resolved:
+                self._enqueue(rt, alert, RESOLVED, alert.ends_at or alert.starts_at)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -207,6 +254,7 @@ class Engine:
                 continue
             summaries.append(summarize(rt, alert, status, now, member.repeat))
             alert.notified, alert.last_notified_at = status, now
+            rt.touched(alert)
             alerts.append(alert)
         rt.stats.notifications += len(alerts)
         return alerts, summaries

@@ -35,7 +35,7 @@ class Alert:
     flips: deque[float] = field(default_factory=deque)  # times it fired or resolved
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-safe state for export_state."""
+        """JSON-safe state of the identity, for persistence and hot reload."""
         event = self.event
         return {
             "key": list(self.key),
@@ -47,6 +47,7 @@ class Alert:
             "changed_at": self.changed_at,
             "since": self.since,
             "starts_at": self.starts_at,
+            "ends_at": self.ends_at,
             "notified": self.notified,
             "last_notified_at": self.last_notified_at,
             "flapping": self.flapping,
@@ -61,6 +62,7 @@ class Alert:
         alert = cls(rule, tuple(raw["key"]), dict(raw["labels"]), str(raw["fingerprint"]), event)
         for name in ("state", "holds", "changed_at", "since", "starts_at", "notified"):
             setattr(alert, name, raw[name])
+        alert.ends_at = raw.get("ends_at")  # absent in version 1 documents
         alert.last_notified_at = float(raw["last_notified_at"])
         alert.flapping = bool(raw["flapping"])
         alert.flips = deque(float(t) for t in raw["flips"])
@@ -103,6 +105,11 @@ class Lifecycle:
         if alert.flapping:
             return alert.changed_at + self.stable
         return float("inf")
+
+    @staticmethod
+    def worth_keeping(alert: Alert) -> bool:
+        """Active, or its flips or an untold resolve still matter after a restart."""
+        return alert.state != INACTIVE or bool(alert.flips) or alert.notified == FIRING
 
     def forgettable(self, alert: Alert, now: float) -> bool:
         """An inactive alert can be dropped once its flip history no longer matters."""

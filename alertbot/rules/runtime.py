@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
 
 from alertbot.core.durations import format_duration
 from alertbot.core.events import natural_key
-from alertbot.core.model import Event, Severity
+from alertbot.core.model import AlertChange, Event, Severity
 from alertbot.rules.config import FlappingConfig, RuleConfig, expand_kinds
 from alertbot.rules.expr import _GLOBALS, compile_expression
 from alertbot.rules.lifecycle import FIRING, INACTIVE, PENDING, Alert, Key, Lifecycle
@@ -32,6 +33,7 @@ OWN_IDS: dict[str, tuple[str, ...]] = {
 STATE_KINDS = frozenset(
     {"account", "market", "orderbook", "position.changed", "candle", "source.polling"}
 )
+HISTORY_MAX = 10_000  # transitions kept per rule until drained (replays never drain)
 DEFAULT_TITLE = "{{ alert.rule }}{% if alert.label_text %} on {{ alert.label_text }}{% endif %}"
 
 
@@ -142,6 +144,8 @@ class RuleRuntime:
         self.title = Template(cfg.title or DEFAULT_TITLE)
         self.message = Template(cfg.message or "{{ alert.summary }}")
         self._warned: set[str] = set()
+        self.dirty: set[Key] = set()  # identities whose state changed since the last drain
+        self.history: deque[AlertChange] = deque(maxlen=HISTORY_MAX)
 
     @cached_property
     def summary(self) -> str:
@@ -192,11 +196,29 @@ class RuleRuntime:
 
     def observe(self, alert: Alert, holds: bool, now: float) -> None:
         """Feed the lifecycle and pass transitions and timers to the engine."""
+        before = alert.state
         status = self.lifecycle.observe(alert, holds, now)
+        self.dirty.add(alert.key)
         if status is not None:
+            self.record(alert, status, now)
             self.sink.transition(self, alert, status, now)
+        elif alert.state != before:
+            self.record(alert, alert.state, now)
         if alert.state == PENDING or alert.flapping:
             self.sink.wake(self.lifecycle.due(alert))
+
+    def record(self, alert: Alert, state: str, now: float) -> None:
+        """Keep a lifecycle transition for the alert history (drained with the state)."""
+        since = alert.since if state in (PENDING, INACTIVE) else alert.starts_at
+        severity, labels = self.settings.severity, dict(alert.labels)
+        self.history.append(
+            AlertChange(self.name, alert.fingerprint, state, severity, labels, now, since)
+        )
+
+    def touched(self, alert: Alert) -> None:
+        """The engine changed an alert of this rule (told, repeat schedule): persist it."""
+        if self.alerts.get(alert.key) is alert:
+            self.dirty.add(alert.key)
 
     def holds_on(self, alert: Alert, event: Event, holds: bool) -> bool:
         """Once firing, `resolve_when` (if any) decides: the alert holds until it is true."""
@@ -220,6 +242,7 @@ class RuleRuntime:
                 self.observe(alert, alert.holds, now)
             if self.lifecycle.forgettable(alert, now):
                 del self.alerts[key]
+                self.dirty.add(key)
             else:
                 due = min(due, self.lifecycle.due(alert))
         return due
@@ -231,15 +254,35 @@ class RuleRuntime:
         """Extra template values of this condition type (count, change ...)."""
         return {}
 
-    def export(self) -> dict[str, Any]:
-        """JSON-safe state of this rule."""
-        return {"alerts": [a.to_json() for a in self.alerts.values() if a.state != INACTIVE]}
+    # -- per-identity state: what persists (state/) and what a hot reload carries over --------
 
-    def restore(self, state: dict[str, Any]) -> None:
-        """Inverse of export."""
-        for raw in state.get("alerts", []):
-            alert = Alert.from_json(self.name, raw)
-            self.alerts[alert.key] = alert
+    def encode_key(self, key: Key) -> str:
+        """An identity as JSON text (the rule_state key)."""
+        return json.dumps(list(key), separators=(",", ":"))
+
+    def decode_key(self, text: str) -> Key:
+        """Inverse of encode_key."""
+        return tuple(json.loads(text))
+
+    def state_keys(self) -> Iterable[Key]:
+        """Every identity that holds state."""
+        return list(self.alerts)
+
+    def export_key(self, key: Key) -> dict[str, Any] | None:
+        """JSON-able state of one identity, or None when there is nothing to keep."""
+        alert = self.alerts.get(key)
+        if alert is None or not self.lifecycle.worth_keeping(alert):
+            return None
+        return {"alert": alert.to_json()}
+
+    def import_key(self, key: Key, value: dict[str, Any]) -> None:
+        """Inverse of export_key (on a fresh runtime)."""
+        raw = value.get("alert")
+        if raw is not None:
+            self.alerts[key] = Alert.from_json(self.name, raw)
+
+    def restored(self) -> None:
+        """Every identity was imported."""
 
 
 class LevelRule(RuleRuntime):
@@ -298,6 +341,7 @@ class EventRule(RuleRuntime):
                 self.stats.duplicates += 1
                 return
             self.seen[dedup] = now
+            self.dirty.add(dedup)
         labels = {name: label_text(v) for name, v in zip(self.fields[kind], key, strict=True)}
         labels.update(self.cfg.labels)
         alert = Alert(self.name, key, labels, fingerprint(self.name, labels, f"{kind}{ids}"), event)
@@ -309,14 +353,36 @@ class EventRule(RuleRuntime):
         horizon = now - self.settings.dedup_window
         seen = self.seen
         while seen and next(iter(seen.values())) < horizon:
-            seen.popitem(last=False)
+            self.dirty.add(seen.popitem(last=False)[0])
         return INF
 
-    def export(self) -> dict[str, Any]:
-        """Remembered occurrence ids, so a restart does not re-notify a snapshot's fills."""
-        return {"seen": [[list(k[1]), k[0], list(k[2]), t] for k, t in self.seen.items()]}
+    def encode_key(self, key: Key) -> str:
+        """(kind, identity, occurrence ids) as JSON text."""
+        kind, labels, ids = key
+        return json.dumps([kind, list(labels), list(ids)], separators=(",", ":"))
 
-    def restore(self, state: dict[str, Any]) -> None:
-        """Inverse of export."""
-        for key, kind, ids, at in state.get("seen", []):
-            self.seen[(kind, tuple(key), tuple(ids))] = float(at)
+    def decode_key(self, text: str) -> Key:
+        """Inverse of encode_key."""
+        kind, labels, ids = json.loads(text)
+        return (kind, tuple(labels), tuple(ids))
+
+    def state_keys(self) -> Iterable[Key]:
+        """Remembered occurrences, so a restart does not re-notify a snapshot's fills."""
+        return list(self.seen)
+
+    def export_key(self, key: Key) -> dict[str, Any] | None:
+        """When the occurrence was seen (None once forgotten)."""
+        at = self.seen.get(key)
+        return None if at is None else {"seen": at}
+
+    def import_key(self, key: Key, value: dict[str, Any]) -> None:
+        """Inverse of export_key."""
+        self.seen[key] = float(value["seen"])
+
+    def touched(self, alert: Alert) -> None:
+        """One-offs keep no alert state."""
+
+    def restored(self) -> None:
+        """Oldest first again, as `advance` forgets from the front."""
+        for key, _ in sorted(self.seen.items(), key=lambda item: item[1]):
+            self.seen.move_to_end(key)

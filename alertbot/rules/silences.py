@@ -1,19 +1,16 @@
-"""Silences: time-bounded mutes by rule and labels, kept in state_dir/silences.json."""
+"""Silences: time-bounded mutes by rule and labels, matched in memory (state/ stores them)."""
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import uuid
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatchcase
-from pathlib import Path
 from typing import Any
 
 from alertbot.core.errors import AlertbotError
+from alertbot.state.api import SilenceRecord
 
-FILE_NAME = "silences.json"
 KEEP_EXPIRED = 7 * 86_400.0  # expired silences stay listable for a week
 
 
@@ -43,60 +40,25 @@ class Silence:
             return False
         return all(labels.get(k) == v for k, v in self.labels.items())
 
-
-class SilenceStore:
-    """The silences in memory; load/save do the file I/O, the engine only calls `match`."""
-
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path) if path is not None else None
-        self.silences: list[Silence] = []
-        self._mtime: float | None = None
+    def to_record(self) -> SilenceRecord:
+        """What the store keeps."""
+        return SilenceRecord(**asdict(self))
 
     @classmethod
-    def open(cls, state_dir: str | os.PathLike[str]) -> SilenceStore:
-        """The store of a state directory (empty when the file does not exist yet)."""
-        store = cls(Path(state_dir) / FILE_NAME)
-        store.reload()
-        return store
+    def from_record(cls, record: SilenceRecord) -> Silence:
+        """Inverse of to_record."""
+        return cls(**asdict(record))
 
-    def reload(self) -> None:
-        """Read the file again (another process, e.g. `alertbot silence add`, may have written)."""
-        if self.path is None or not self.path.exists():
-            self.silences = []
-            return
-        try:
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
-            self.silences = [Silence(**item) for item in raw.get("silences", [])]
-            self._mtime = self.path.stat().st_mtime
-        except (OSError, ValueError, TypeError) as exc:
-            raise SilenceError(f"cannot read silences from {self.path}: {exc}") from None
 
-    def reload_if_changed(self) -> bool:
-        """Reload when the file changed on disk; for the live loop's periodic job."""
-        if self.path is None or not self.path.exists():
-            return False
-        if self.path.stat().st_mtime == self._mtime:
-            return False
-        self.reload()
-        return True
+class SilenceStore:
+    """The silences in memory: the engine only calls `match`; state/ loads and saves them."""
 
-    def save(self) -> None:
-        """Write atomically: a temporary file in the same directory, then rename over."""
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        blob = json.dumps({"version": 1, "silences": [asdict(s) for s in self.silences]}, indent=2)
-        fd, tmp = tempfile.mkstemp(prefix=".silences-", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(blob + "\n")
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
-        except OSError as exc:
-            Path(tmp).unlink(missing_ok=True)
-            raise SilenceError(f"cannot write {self.path}: {exc.strerror}") from None
-        self._mtime = self.path.stat().st_mtime
+    def __init__(self, records: Iterable[SilenceRecord] = ()) -> None:
+        self.silences: list[Silence] = [Silence.from_record(r) for r in records]
+
+    def replace(self, records: Iterable[SilenceRecord]) -> None:
+        """Take what the store holds now (another process may have added or expired one)."""
+        self.silences = [Silence.from_record(r) for r in records]
 
     def add(
         self, rule: str, labels: dict[str, str], duration: float, now: float, **extra: Any

@@ -1,5 +1,7 @@
 """The state database: one SQLite file per state_dir, WAL mode, schema-versioned, opened once.
 
+The schema and its migrations are in `alertbot.state.schema`; this module only runs them.
+
 Durability choice: WAL with `synchronous=NORMAL` by default. A commit is then safe against a
 crash or SIGKILL of the process (the WAL is in the OS page cache); only a power loss or a kernel
 crash can roll back the last few commits. Because the outbox and the alert state commit in the
@@ -20,37 +22,7 @@ from typing import Any, Literal
 from alertbot.core.errors import AlertbotError
 
 DB_FILE = "alertbot.db"
-SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 5000  # `alertbot outbox retry` may write while `alertbot run` holds the lock
-
-# MIGRATIONS[i] upgrades a database at user_version i to i + 1.
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE outbox (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        notifier TEXT NOT NULL,
-        status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'dead')),
-        attempts INTEGER NOT NULL DEFAULT 0,
-        next_attempt_at REAL NOT NULL,
-        last_error TEXT NOT NULL DEFAULT '',
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL,
-        solo INTEGER NOT NULL DEFAULT 0,
-        fallback INTEGER NOT NULL DEFAULT 0,
-        rule TEXT NOT NULL,
-        alert_status TEXT NOT NULL,
-        fingerprint TEXT NOT NULL,
-        title TEXT NOT NULL,
-        note TEXT NOT NULL
-    );
-    CREATE INDEX outbox_queue ON outbox (status, notifier, id);
-    CREATE TABLE alert_state (
-        name TEXT PRIMARY KEY,
-        value TEXT NOT NULL,
-        saved_at REAL NOT NULL
-    );
-    """,
-)
 
 # Error codes that a retry may cure (the data is kept and written later).
 _RETRYABLE = {"SQLITE_FULL", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_READONLY"}
@@ -69,7 +41,7 @@ def _code(exc: sqlite3.Error) -> str:
 
 
 class StateDB:
-    """One connection to state_dir/alertbot.db, shared by the outbox and the alert state."""
+    """One connection to state_dir/alertbot.db, shared by every part of the SQLite store."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
@@ -100,6 +72,7 @@ class StateDB:
             raise StateError(f"cannot open state database {path}: {exc}") from None
         db = cls(conn, path)
         try:
+            db._refuse_unknown()  # before anything writes (WAL mode changes the header)
             db._configure(synchronous)
             db._migrate()
         except BaseException:
@@ -117,7 +90,10 @@ class StateDB:
         if str(mode).lower() != "wal":
             raise StateError(f"state database {self.path}: cannot use WAL mode (got {mode})")
 
-    def _migrate(self) -> None:
+    def _refuse_unknown(self) -> None:
+        """A newer schema, a foreign database or a non-database: an error, never a reset."""
+        from alertbot.state.schema import SCHEMA_VERSION  # schema uses this module
+
         version = int(self.query("PRAGMA user_version")[0][0])
         if version > SCHEMA_VERSION:
             raise StateError(
@@ -126,11 +102,22 @@ class StateDB:
             )
         if version == 0 and self.query("SELECT name FROM sqlite_master WHERE type = 'table'"):
             raise StateError(f"{self.path} is not an alertbot state database; move it aside")
+
+    def _migrate(self) -> None:
+        from alertbot.state.schema import MIGRATIONS, SCHEMA_VERSION  # schema uses this module
+
+        version = int(self.query("PRAGMA user_version")[0][0])
         for step in range(version, SCHEMA_VERSION):
             with self.transaction():
-                for statement in _statements(MIGRATIONS[step]):
-                    self.execute(statement)
+                after = MIGRATIONS[step](self)
                 self.execute(f"PRAGMA user_version = {step + 1}")
+            if after is not None:
+                after()  # file moves that must wait for the commit
+
+    def script(self, sql: str) -> None:
+        """Run each `;`-separated statement (a migration's DDL)."""
+        for statement in _statements(sql):
+            self.execute(statement)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -189,7 +176,7 @@ class StateDB:
         if code in {"SQLITE_NOTADB", "SQLITE_CORRUPT"}:
             return StateError(
                 f"state database {self.path} is corrupt or not a database ({exc}); "
-                "move it aside to start with an empty outbox"
+                "move it aside to start with empty state (outbox, alerts, silences)"
             )
         return StateError(f"{what} state database {self.path}: {exc}")
 

@@ -11,8 +11,8 @@ import pytest
 
 from alertbot.notify.delivery import Delivery
 from alertbot.notify.delivery_config import DeliveryConfig
-from alertbot.notify.outbox import Outbox
 from alertbot.state.db import StateDB
+from alertbot.state.sqlite import SqliteStore
 from tests.delivery.fakes import Clock
 
 
@@ -22,20 +22,26 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[StateDB]:
-    state = StateDB.open(tmp_path / "state")
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    state = SqliteStore.open(tmp_path / "state")
     yield state
     state.close()
 
 
 @pytest.fixture
-def make(db: StateDB, clock: Clock) -> Callable[..., Delivery]:
+def db(store: SqliteStore) -> StateDB:
+    """The store's connection, for reading tables directly."""
+    return store.db
+
+
+@pytest.fixture
+def make(store: SqliteStore, clock: Clock) -> Callable[..., Delivery]:
     """make(notifier, ..., **delivery_config) -> a Delivery on the virtual clock (rng = 0.5)."""
 
     def build(*notifiers: Any, **config: Any) -> Delivery:
         cfg = DeliveryConfig(**config)
         named = {n.name: n for n in notifiers}
-        return Delivery(Outbox(db), named, cfg, clock=clock, rng=lambda: 0.5, sleep=clock.sleep)
+        return Delivery(store, named, cfg, clock=clock, rng=lambda: 0.5, sleep=clock.sleep)
 
     return build
 

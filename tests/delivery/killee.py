@@ -13,15 +13,14 @@ import sys
 
 from alertbot.notify.delivery import Delivery
 from alertbot.notify.delivery_config import DeliveryConfig
-from alertbot.notify.outbox import Outbox
-from alertbot.state.db import StateDB
+from alertbot.state import open_state
 from tests.delivery.fakes import HttpNotifier, note
 
 
 async def main(state_dir: str, url: str, count: int, max_batch: int, mode: str) -> None:
-    db = StateDB.open(state_dir)
+    db = open_state(state_dir)
     hook = HttpNotifier("hook", url, max_batch=max_batch)
-    delivery = Delivery(Outbox(db), {"hook": hook}, DeliveryConfig(timeout=30))
+    delivery = Delivery(db, {"hook": hook}, DeliveryConfig(timeout=30))
     if mode == "submit":
         for i in range(count):
             delivery.submit(note(i))

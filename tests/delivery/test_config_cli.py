@@ -9,8 +9,8 @@ import pytest
 from alertbot.config import parse_config
 from alertbot.core.errors import ConfigError
 from alertbot.notify import outbox_commands
-from alertbot.notify.outbox import DEAD, Outbox
-from alertbot.state.db import StateDB, StateError
+from alertbot.state import StateError, open_state
+from alertbot.state.api import DEAD
 from tests.delivery.fakes import note
 from tests.rules.helpers import HEAD
 
@@ -54,8 +54,8 @@ def test_outbox_list_and_retry(tmp_path, capsys):
     rules.write_text(HEAD + f"state_dir: {tmp_path / 'state'}\n")
     assert _cli(["outbox", "list", "-c", str(rules)]) == 0
     assert "no outbox yet" in capsys.readouterr().out
-    db = StateDB.open(tmp_path / "state")
-    outbox = Outbox(db)
+    db = open_state(tmp_path / "state")
+    outbox = db.outbox
     outbox.add(note(1), "hook", 1.0)
     dead = outbox.add(note(2), "hook", 1.0, status=DEAD, error="refused: HTTP 400")
     assert _cli(["outbox", "list", "-c", str(rules)]) == 0

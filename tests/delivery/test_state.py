@@ -8,9 +8,9 @@ import pytest
 
 from alertbot.core.model import AlertSummary
 from alertbot.core.secrets import mask
-from alertbot.notify.outbox import Outbox, note_from_json, note_to_json
-from alertbot.state.alerts import AlertStateStore
-from alertbot.state.db import DB_FILE, SCHEMA_VERSION, StateDB, StateError
+from alertbot.state.db import DB_FILE, StateDB, StateError
+from alertbot.state.outbox import SqliteOutbox, note_from_json, note_to_json
+from alertbot.state.schema import SCHEMA_VERSION
 from tests.delivery.conftest import rows, until
 from tests.delivery.fakes import Recorder, note
 
@@ -29,7 +29,7 @@ def test_full_sync_can_be_chosen(tmp_path):
 
 def test_reopening_keeps_rows(tmp_path):
     first = StateDB.open(tmp_path)
-    Outbox(first).add(note(1), "hook", 5.0)
+    SqliteOutbox(first).add(note(1), "hook", 5.0)
     first.close()
     second = StateDB.open(tmp_path)
     assert rows(second) == [(1, "hook", "pending", 0, "fp1", "")]
@@ -70,14 +70,6 @@ def test_a_foreign_or_newer_database_is_refused(tmp_path):
 def test_notifications_survive_a_json_round_trip():
     grouped = note(3, alerts=(AlertSummary({"n": "1"}, "firing", "t", "m", 1.0, {"k": 1}),))
     assert note_from_json(note_to_json(grouped)) == grouped
-
-
-def test_alert_state_is_saved_and_loaded(db):
-    store = AlertStateStore(db)
-    assert store.load() is None
-    store.save({"version": 1, "rules": {"a": {"alerts": []}}}, 1.0)
-    store.save({"version": 1, "rules": {}}, 2.0)
-    assert store.load() == {"version": 1, "rules": {}}
 
 
 def test_mask_hides_credentials_queries_and_tokens():

@@ -55,7 +55,8 @@ def test_silence_add_list_expire(tmp_path, capsys, monkeypatch):
     args = ["silence", "add", "--rule", "equity-low", "--label", "subaccount=0", "--for", "2h"]
     assert main([*args, "--comment", "depositing"]) == 0
     silence_id = capsys.readouterr().out.split()[1].rstrip(":")
-    assert (tmp_path / ".alertbot" / "silences.json").exists()
+    assert (tmp_path / ".alertbot" / "alertbot.db").exists()  # silences live in the store
+    assert not (tmp_path / ".alertbot" / "silences.json").exists()
     assert main(["silence", "list"]) == 0
     listed = capsys.readouterr().out
     assert silence_id in listed

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from alertbot.rules import SilenceError, SilenceStore
+from alertbot.state.sqlite import SqliteStore
 from tests.rules.helpers import brief, engine, ev, run
 
 LOW = "- {name: low, on: account, when: equity < 1000}"
 
 
-def test_store_add_list_expire_and_atomic_file(tmp_path):
-    store = SilenceStore.open(tmp_path / "state")
+def test_store_add_list_expire_and_the_table_round_trip(tmp_path):
+    state = SqliteStore.open(tmp_path / "state")
+    store = SilenceStore(state.silences.all())
     silence = store.add("low", {"subaccount": "0"}, 3600, now=1000, comment="deposit", id="abc123")
-    store.save()
-    raw = json.loads((tmp_path / "state" / "silences.json").read_text())
-    assert raw["silences"][0]["id"] == "abc123"
-    assert not list((tmp_path / "state").glob(".silences-*"))  # no temp file left behind
-    again = SilenceStore.open(tmp_path / "state")
+    state.silences.put(silence.to_record(), 1000)
+    state.close()
+    again = SilenceStore(SqliteStore.open(tmp_path / "state").silences.all())
     assert [s.id for s in again.listing(1500)] == ["abc123"]
     assert again.match("low", {"subaccount": "0", "address": "x"}, 1500) == silence
     assert again.match("low", {"subaccount": "1"}, 1500) is None
@@ -33,13 +31,18 @@ def test_store_add_list_expire_and_atomic_file(tmp_path):
         again.expire("zzz", now=2001)
 
 
-def test_reload_if_changed_sees_another_process_writing(tmp_path):
-    live = SilenceStore.open(tmp_path)
-    cli = SilenceStore.open(tmp_path)
-    cli.add("low", {}, 60, now=0)
-    cli.save()
-    assert live.reload_if_changed()
-    assert len(live.silences) == 1
+def test_the_version_shows_another_process_writing(tmp_path):
+    live, cli = SqliteStore.open(tmp_path), SqliteStore.open(tmp_path)
+    seen = live.silences.version()
+    cli.silences.put(SilenceStore().add("low", {}, 60, now=0).to_record(), 0)
+    assert live.silences.version() != seen
+    assert [s.rule for s in live.silences.all()] == ["low"]
+    seen = live.silences.version()
+    assert live.silences.purge(before=100) == 1  # ended at 60
+    assert cli.silences.version() != seen
+    assert live.silences.purge(before=100) == 0
+    live.close()
+    cli.close()
 
 
 def test_silenced_alert_changes_state_but_is_not_notified_until_the_silence_ends():

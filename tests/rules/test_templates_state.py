@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -59,18 +60,35 @@ def test_state_survives_export_and_import_for_unchanged_rules():
         [(0, ev("account", equity=900)), (0, ev("connection.reconnect")), (0, ev("fill"))],
         40,
     )
-    saved = json.loads(json.dumps(first.export_state()))  # JSON-serialisable
+    saved = [replace(row, value=json.loads(json.dumps(row.value))) for row in first.snapshot()]
     second = engine(rules)
-    second.import_state(saved)
+    assert second.restore(saved) == 3  # low's alert, storm's window, the fill's occurrence
     assert [(a.rule, a.state) for a in second.active_alerts()] == [("low", "firing")]
     notes = run(second, [(50, ev("fill")), (60, ev("account", equity=2000))], 61)
     assert brief(notes) == [(60, "low", "resolved")]  # no re-notified fill, resolve still sent
-    assert second.export_state()["rules"]["storm"]["windows"][0][1] == [0.0]
+    storm = [row.value for row in second.snapshot() if row.rule == "storm"]
+    assert storm == [{"window": [0.0]}]
 
 
 def test_changed_rules_start_fresh():
     first = engine("- {name: low, on: account, when: equity < 1000}")
     run(first, [(0, ev("account", equity=900))], 1)
     changed = Engine(config("- {name: low, on: account, when: equity < 500}"))
-    changed.import_state(first.export_state())
+    assert changed.restore(first.snapshot()) == 0
     assert changed.active_alerts() == []
+    forgotten = changed.drain_state().rules  # the old definition's row is deleted from the store
+    assert [(r.rule, r.value) for r in forgotten] == [("low", None)]
+
+
+def test_each_lifecycle_transition_is_recorded_once_for_the_history():
+    eng = engine("- {name: low, on: account, when: equity < 1000, for: 30s}")
+    timeline = [(0, ev("account", equity=900)), (10, ev("account", equity=2000)),
+                (20, ev("account", equity=900)), (60, ev("account", equity=2000))]  # fmt: skip
+    run(eng, timeline, 61)
+    history = eng.drain_state().history
+    assert [(c.state, c.at, c.starts_at) for c in history] == [
+        ("pending", 0, 0), ("inactive", 10, 0), ("pending", 20, 20), ("firing", 50, 50),
+        ("resolved", 60, 50),
+    ]  # fmt: skip
+    assert {c.rule for c in history} == {"low"}
+    assert eng.drain_state().history == ()  # drained once

@@ -1,0 +1,247 @@
+"""What rules/ and notify/ may know of persistence: small records and the parts of one store.
+
+A backend (SQLite today, `alertbot.state.sqlite`) implements `StateStore`; nothing above state/
+imports a backend's module except the factory `alertbot.state.open_state`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from alertbot.core.model import AlertChange, Notification
+
+PENDING, SENT, DEAD = "pending", "sent", "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One (notification, notifier) pair and its delivery state."""
+
+    id: int
+    notifier: str
+    status: str
+    attempts: int
+    next_attempt_at: float
+    last_error: str
+    created_at: float
+    updated_at: float
+    solo: bool  # a batch containing it was refused: send it alone
+    fallback: bool  # a dead-letter report to the fallback notifier (never reported again)
+    note: Notification
+
+
+@dataclass(frozen=True, slots=True)
+class RuleStateChange:
+    """The state of one identity of one rule as it is now; `value` None means forget it.
+
+    `key` is the identity as JSON text (rules define it); `value` is JSON-able. A row is
+    restored only while the rule's `digest` (its definition) is unchanged.
+    """
+
+    rule: str
+    digest: str
+    key: str
+    value: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanges:
+    """What the engine changed since it was last drained: rule state and alert history."""
+
+    rules: tuple[RuleStateChange, ...] = ()
+    history: tuple[AlertChange, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.rules or self.history)
+
+    def then(self, later: StateChanges) -> StateChanges:
+        """Both, in order (a later change of the same identity wins when applied)."""
+        return StateChanges((*self.rules, *later.rules), (*self.history, *later.history))
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceRecord:
+    """A stored silence (the matcher is `alertbot.rules.silences.Silence`)."""
+
+    id: str
+    rule: str
+    labels: dict[str, str] = field(default_factory=dict)
+    starts_at: float = 0.0
+    ends_at: float = 0.0
+    comment: str = ""
+    created_by: str = ""
+
+
+class Outbox(Protocol):
+    """The durable delivery queue: one row per (notification, notifier)."""
+
+    def add(
+        self,
+        note: Notification,
+        notifier: str,
+        now: float,
+        *,
+        status: str = PENDING,
+        error: str = "",
+        fallback: bool = False,
+    ) -> int:
+        """Write one pair; return its id."""
+        ...
+
+    def due(self, notifier: str, limit: int, exclude: Iterable[int] = ()) -> list[OutboxRow]:
+        """The oldest pending rows of a notifier, in order; a solo row is sent alone."""
+        ...
+
+    def head_next_attempt(self, notifier: str) -> float:
+        """When the oldest pending row of a notifier may be tried (0 when none)."""
+        ...
+
+    def mark_sent(self, ids: Sequence[int], now: float) -> None:
+        """The notifier acknowledged these rows."""
+        ...
+
+    def mark_retry(self, ids: Sequence[int], next_at: float, error: str, now: float) -> None:
+        """A failed attempt: count it and schedule the next one."""
+        ...
+
+    def mark_dead(self, ids: Sequence[int], error: str, now: float) -> None:
+        """Give up on these rows."""
+        ...
+
+    def mark_solo(self, ids: Sequence[int], error: str, now: float) -> None:
+        """Send each of these rows alone from now on."""
+        ...
+
+    def requeue(self, row_id: int, now: float) -> OutboxRow:
+        """Put a dead letter back in the queue."""
+        ...
+
+    def get(self, row_id: int) -> OutboxRow | None:
+        """One row by id."""
+        ...
+
+    def listing(self, statuses: Sequence[str], limit: int = 100) -> list[OutboxRow]:
+        """Rows with these statuses, oldest first."""
+        ...
+
+    def depth(self) -> dict[str, tuple[int, float]]:
+        """Per notifier: pending rows and the oldest pending row's created_at."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """Rows per status."""
+        ...
+
+    def purge(self, before: float) -> int:
+        """Forget sent and dead rows last touched before `before`."""
+        ...
+
+
+class RuleStates(Protocol):
+    """Per-identity rule state, written incrementally."""
+
+    def apply(self, changes: Sequence[RuleStateChange], now: float) -> int:
+        """Upsert or forget each identity, in order; return the rows written or deleted."""
+        ...
+
+    def load(self) -> list[RuleStateChange]:
+        """Every saved identity."""
+        ...
+
+
+class Silences(Protocol):
+    """Silences, shared with `alertbot silence` in other processes."""
+
+    def all(self) -> list[SilenceRecord]:
+        """Every stored silence."""
+        ...
+
+    def put(self, silence: SilenceRecord, now: float) -> None:
+        """Insert or replace one silence."""
+        ...
+
+    def purge(self, before: float) -> int:
+        """Forget silences that ended before `before`."""
+        ...
+
+    def version(self) -> int:
+        """Grows with every write from any process: a cheap "changed since" check."""
+        ...
+
+
+class Cursors(Protocol):
+    """Named JSON values a source resumes from (catch-up after a restart)."""
+
+    def get(self, name: str) -> Any:
+        """The saved value, or None."""
+        ...
+
+    def put(self, name: str, value: Any, now: float) -> None:
+        """Replace the saved value."""
+        ...
+
+
+class History(Protocol):
+    """Alert lifecycle transitions, for the dashboard."""
+
+    def append(self, changes: Sequence[AlertChange]) -> None:
+        """Record transitions."""
+        ...
+
+    def recent(self, limit: int = 100) -> list[AlertChange]:
+        """The newest transitions, newest first."""
+        ...
+
+    def purge(self, before: float) -> int:
+        """Forget transitions older than `before`."""
+        ...
+
+
+class StateStore(Protocol):
+    """Everything alertbot persists, with one transaction spanning the parts."""
+
+    @property
+    def path(self) -> Path:
+        """Where the state lives (for messages)."""
+        ...
+
+    @property
+    def outbox(self) -> Outbox:
+        """The delivery queue."""
+        ...
+
+    @property
+    def rules(self) -> RuleStates:
+        """Per-identity rule state."""
+        ...
+
+    @property
+    def silences(self) -> Silences:
+        """Silences."""
+        ...
+
+    @property
+    def cursors(self) -> Cursors:
+        """Source cursors."""
+        ...
+
+    @property
+    def history(self) -> History:
+        """Alert history."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Writes inside commit together; nested uses join the outer one."""
+        ...
+
+    def save(self, changes: StateChanges, now: float) -> None:
+        """Rule state and history of one drain, in one transaction (joins an outer one)."""
+        ...
+
+    def close(self) -> None:
+        """Release the backend (the last step of shutdown)."""
+        ...

@@ -1,0 +1,213 @@
+"""The embedded backend: every part of `StateStore` as tables of one SQLite file (see db.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from alertbot.core.model import AlertChange
+from alertbot.state.api import RuleStateChange, SilenceRecord, StateChanges
+from alertbot.state.db import StateDB, StateError
+from alertbot.state.outbox import SqliteOutbox
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def _parse(db: StateDB, what: str, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise StateError(f"{what} in {db.path} is unreadable: {exc}") from None
+
+
+class SqliteRuleStates:
+    """rule_state: one row per (rule, identity), upserted or deleted as the engine changes."""
+
+    def __init__(self, db: StateDB) -> None:
+        self.db = db
+
+    def apply(self, changes: Sequence[RuleStateChange], now: float) -> int:
+        """Upsert or forget each identity, in order; return the rows written or deleted."""
+        if not changes:
+            return 0
+        latest = {(c.rule, c.key): c for c in changes}  # the last change of an identity wins
+        gone = [(r, k) for (r, k), c in latest.items() if c.value is None]
+        kept = [(c.rule, c.key, c.digest, _json(c.value), now)
+                for c in latest.values() if c.value is not None]  # fmt: skip
+        with self.db.transaction():
+            if gone:
+                self.db.executemany("DELETE FROM rule_state WHERE rule = ? AND key = ?", gone)
+            if kept:
+                self.db.executemany(
+                    "INSERT INTO rule_state (rule, key, digest, value, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (rule, key) DO UPDATE SET "
+                    "digest = excluded.digest, value = excluded.value, "
+                    "updated_at = excluded.updated_at",
+                    kept,
+                )
+        return len(latest)
+
+    def load(self) -> list[RuleStateChange]:
+        """Every saved identity."""
+        raw = self.db.query("SELECT rule, digest, key, value FROM rule_state ORDER BY rule, key")
+        return [
+            RuleStateChange(str(rule), str(digest), str(key), _parse(self.db, "rule state", value))
+            for rule, digest, key, value in raw
+        ]
+
+
+class SqliteSilences:
+    """silences, plus a version counter bumped in the same transaction as every write."""
+
+    def __init__(self, db: StateDB) -> None:
+        self.db = db
+
+    def all(self) -> list[SilenceRecord]:
+        """Every stored silence, oldest first."""
+        raw = self.db.query(
+            "SELECT id, rule, labels, starts_at, ends_at, comment, created_by FROM silences "
+            "ORDER BY starts_at, id"
+        )
+        return [
+            SilenceRecord(str(i), str(rule), dict(_parse(self.db, "silence labels", labels)),
+                          float(starts), float(ends), str(comment), str(by))
+            for i, rule, labels, starts, ends, comment, by in raw
+        ]  # fmt: skip
+
+    def put(self, silence: SilenceRecord, now: float) -> None:
+        """Insert or replace one silence."""
+        s = silence
+        with self.db.transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO silences (id, rule, labels, starts_at, ends_at, comment, "
+                "created_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (s.id, s.rule, _json(s.labels), s.starts_at, s.ends_at, s.comment,
+                 s.created_by, now),
+            )  # fmt: skip
+            self._bump()
+
+    def purge(self, before: float) -> int:
+        """Forget silences that ended before `before`."""
+        with self.db.transaction():
+            cur = self.db.execute("DELETE FROM silences WHERE ends_at < ?", (before,))
+            if cur.rowcount:
+                self._bump()
+        return int(cur.rowcount)
+
+    def version(self) -> int:
+        """Grows with every write from any process."""
+        raw = self.db.query("SELECT value FROM counters WHERE name = 'silences'")
+        return int(raw[0][0]) if raw else 0
+
+    def _bump(self) -> None:
+        self.db.execute(
+            "INSERT INTO counters (name, value) VALUES ('silences', 1) "
+            "ON CONFLICT (name) DO UPDATE SET value = value + 1"
+        )
+
+
+class SqliteCursors:
+    """cursors: named JSON values."""
+
+    def __init__(self, db: StateDB) -> None:
+        self.db = db
+
+    def get(self, name: str) -> Any:
+        """The saved value, or None."""
+        raw = self.db.query("SELECT value FROM cursors WHERE name = ?", (name,))
+        return _parse(self.db, f"cursor {name!r}", raw[0][0]) if raw else None
+
+    def put(self, name: str, value: Any, now: float) -> None:
+        """Replace the saved value."""
+        with self.db.transaction():
+            self.db.execute(
+                "INSERT INTO cursors (name, value, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
+                "updated_at = excluded.updated_at",
+                (name, _json(value), now),
+            )
+
+
+class SqliteHistory:
+    """alert_history: appended transitions, read newest first, pruned by age."""
+
+    def __init__(self, db: StateDB) -> None:
+        self.db = db
+
+    def append(self, changes: Sequence[AlertChange]) -> None:
+        """Record transitions."""
+        if not changes:
+            return
+        with self.db.transaction():
+            self.db.executemany(
+                "INSERT INTO alert_history (at, rule, fingerprint, state, severity, labels, "
+                "starts_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(c.at, c.rule, c.fingerprint, c.state, c.severity, _json(c.labels), c.starts_at)
+                 for c in changes],
+            )  # fmt: skip
+
+    def recent(self, limit: int = 100) -> list[AlertChange]:
+        """The newest transitions, newest first."""
+        raw = self.db.query(
+            "SELECT rule, fingerprint, state, severity, labels, at, starts_at FROM alert_history "
+            "ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [
+            AlertChange(str(rule), str(fp), str(state), severity,
+                        dict(_parse(self.db, "alert history", labels)), float(at), float(starts))
+            for rule, fp, state, severity, labels, at, starts in raw
+        ]  # fmt: skip
+
+    def purge(self, before: float) -> int:
+        """Forget transitions older than `before`."""
+        with self.db.transaction():
+            cur = self.db.execute("DELETE FROM alert_history WHERE at < ?", (before,))
+        return int(cur.rowcount)
+
+
+class SqliteStore:
+    """The `StateStore` of one state_dir: every part shares one connection and transaction."""
+
+    def __init__(self, db: StateDB) -> None:
+        self.db = db
+        self.path: Path = db.path
+        self.outbox = SqliteOutbox(db)
+        self.rules = SqliteRuleStates(db)
+        self.silences = SqliteSilences(db)
+        self.cursors = SqliteCursors(db)
+        self.history = SqliteHistory(db)
+
+    @classmethod
+    def open(
+        cls,
+        state_dir: str | Path,
+        *,
+        synchronous: Literal["normal", "full"] = "normal",
+        create: bool = True,
+    ) -> SqliteStore:
+        """Open, create or upgrade state_dir/alertbot.db; StateError names the file."""
+        return cls(StateDB.open(state_dir, synchronous=synchronous, create=create))
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Writes inside commit together; nested uses join the outer one."""
+        with self.db.transaction():
+            yield
+
+    def save(self, changes: StateChanges, now: float) -> None:
+        """Rule state and history of one drain, in one transaction (joins an outer one)."""
+        if not changes:
+            return
+        with self.db.transaction():
+            self.rules.apply(changes.rules, now)
+            self.history.append(changes.history)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
