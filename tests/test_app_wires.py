@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-
-from alertbot.sim import SimSettings, Simulator, load_scenario
 from tests.apphelpers import running, until, write_config
-from tests.notify.fakes import FakeHttp, Request
+from tests.notify.fakes import Request
 from tests.test_cli import ACC
 from tests.web.helpers import get
 
@@ -32,20 +28,6 @@ FILLS = """
     on: fill
     title: "Fill {{ size }}"
 """
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator(load_scenario("demo"), SimSettings(block_interval=0.1)) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[FakeHttp]:
-    http = FakeHttp()
-    await http.start()
-    yield http
-    await http.stop()
 
 
 def alerts(requests: list[Request]) -> list[dict]:

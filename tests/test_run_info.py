@@ -3,20 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-
-import pytest
 
 from alertbot import cli
-from alertbot.sim import SimSettings, Simulator, load_scenario
 from tests.apphelpers import running, write_config
 from tests.test_cli import ACC, write_rules
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator(load_scenario("demo"), SimSettings(block_interval=0.1)) as simulator:
-        yield simulator
 
 
 async def test_run_says_where_it_connects_what_it_watches_and_where_state_lives(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,10 +12,9 @@ from alertbot import cli
 from alertbot.core.tasks import TaskFailed, Tasks
 from alertbot.notify.delivery import Delivery
 from alertbot.rules.engine import Engine
-from alertbot.sim import SimSettings, Simulator, load_scenario
 from alertbot.source.client import IndexerSource
 from tests.apphelpers import TIMEOUT, Run, running, until, write_config
-from tests.notify.fakes import FakeHttp, Request
+from tests.notify.fakes import Request
 from tests.test_cli import ACC
 
 RULES = """
@@ -25,20 +23,6 @@ RULES = """
     when: equity > 0
     title: "Watching {{ address }}"
 """
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator(load_scenario("demo"), SimSettings(block_interval=0.1)) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[FakeHttp]:
-    http = FakeHttp()
-    await http.start()
-    yield http
-    await http.stop()
 
 
 def fingerprints(requests: list[Request]) -> list[str]:
