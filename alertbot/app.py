@@ -20,7 +20,8 @@ from alertbot import __version__
 from alertbot.config import Config
 from alertbot.core.model import Notification
 from alertbot.jobs import digest, heartbeat
-from alertbot.notify.base import Notifier, build_notifiers
+from alertbot.notifier_setup import build_notifiers
+from alertbot.notify.base import Notifier
 from alertbot.notify.builtin.console import ConsoleNotifier
 from alertbot.notify.delivery import Delivery
 from alertbot.notify.outbox import Outbox
@@ -30,7 +31,6 @@ from alertbot.rules.engine import Engine
 from alertbot.rules.silences import SilenceStore
 from alertbot.source.client import IndexerSource
 from alertbot.state.db import StateDB
-from alertbot.web.config import HttpConfig
 from alertbot.web.health import health
 from alertbot.web.server import WebServer
 from alertbot.web.snapshot import ConnInfo, LatencyRecorder, Snapshot
@@ -72,7 +72,7 @@ class App:
         self._env = dict(os.environ) if env is None else {**os.environ, **env}
         self._config_seen = fingerprint(self.config_path)
         self._refused = ""  # fingerprint of the last file version a reload refused
-        self.http = HttpConfig.model_validate(config.http)
+        self.http = config.http
         self.started_at = clock()
         self.events: Counter[str] = Counter()
         self.alerts: Counter[tuple[str, str]] = Counter()

@@ -18,13 +18,16 @@ DEFAULT_STATE_DIR = ".alertbot"
 def config_dir(
     config_file: str | os.PathLike[str], value: str, env_value: str | None = None
 ) -> str:
-    """The one rule for both folders: a non-empty env value wins as written (relative to the
-    working directory, as with any env var); else a relative `value` is below the config file's
-    folder, so every command finds the same folder whatever directory it runs from."""
+    """The one rule for both folders, as an absolute path (resolving it again changes nothing).
+
+    A non-empty env value wins, relative to the working directory as with any env var; else a
+    relative `value` is below the config file's folder, so every command finds the same folder
+    whatever directory it runs from.
+    """
     if env_value:
-        return env_value
+        return os.path.abspath(env_value)
     path = Path(value)
-    return str(path if path.is_absolute() else Path(config_file).parent / path)
+    return os.path.abspath(path if path.is_absolute() else Path(config_file).parent / path)
 
 
 def state_dir_of(config_file: str | os.PathLike[str], env: Mapping[str, str]) -> str:

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from alertbot.config_load import load_config
 from alertbot.rules.build import NullSink, build_rule
-from alertbot.rules.check import load_checked
 from alertbot.rules.config import expand_kinds
 from alertbot.rules.template_check import situation_context, situations
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-CONFIG = load_checked(ROOT / "rules.yaml", env={})
+CONFIG = load_config(ROOT / "rules.yaml", env={})
 
 
 @pytest.mark.parametrize("rule", CONFIG.rules, ids=lambda r: r.name)
