@@ -87,9 +87,12 @@ def test_no_env_value_appears_in_any_message(section: str, text: str) -> None:
 def test_a_broken_plugin_hides_no_other_problem(tmp_path: Path) -> None:
     (tmp_path / "plugins").mkdir()
     (tmp_path / "plugins" / "oops.py").write_text("raise RuntimeError('boom')\n")
-    text = HEAD + "rules: [{name: a, on: account, whem: 1}]\n"
+    text = (
+        "source: {markets: [BTC-USD]}\nnotifiers: {ops: {type: console, colour: red}}\n"
+        "rules: [{name: a, on: account, whem: 1}, {name: b, on: fill, notify: [nope]}]\n"
+    )
     keys = [p.key for p in check_text(text, str(tmp_path / "r.yaml"), env={}).problems]
-    assert keys == ["plugins_dir", "rules[0].whem"]
+    assert keys == ["plugins_dir", "notifiers.ops.colour", "rules[0].whem", "rules[1].notify[0]"]
 
 
 def _store(tmp_path: Path) -> Path:
