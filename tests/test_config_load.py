@@ -156,3 +156,14 @@ def test_run_with_a_bad_listen_env_is_refused_not_a_traceback(tmp_path, capsys) 
     config_file = _store(tmp_path)
     with pytest.raises(ConfigError, match="ALERTBOT_HTTP_LISTEN"):
         load_config(config_file, env={"ALERTBOT_HTTP_LISTEN": "nope"})
+
+
+def test_a_config_built_in_code_refuses_untyped_notifiers() -> None:
+    from pydantic import ValidationError
+
+    from alertbot.config import Config
+
+    with pytest.raises(ValidationError, match=r"load the file with alertbot\.config_load"):
+        Config.model_validate(
+            {"source": {"markets": ["BTC-USD"]}, "notifiers": {"x": {"type": "console"}}}
+        )

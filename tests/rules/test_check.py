@@ -83,10 +83,15 @@ def test_missing_file_is_a_problem_not_a_crash(tmp_path, capsys):
 def test_engine_refuses_what_check_refuses():
     from alertbot.config_load import parse_config
     from alertbot.rules import Engine
+    from alertbot.rules.config import RuleConfig
 
     text = (ROOT / "tests/data/bad_rules/unknown_field.yaml").read_text()
     with pytest.raises(ConfigError, match="unknown field 'equty'"):
-        Engine(parse_config(text, "rules.yaml", env={}))
+        parse_config(text, "rules.yaml", env={})
+    valid = parse_config(text.split("rules:")[0], "rules.yaml", env={})
+    rule = RuleConfig.model_validate({"name": "low", "on": "account", "when": "equty < 1"})
+    with pytest.raises(ConfigError, match="unknown field 'equty'"):  # built in code, not loaded
+        Engine(valid.model_copy(update={"rules": [rule]}))
 
 
 def test_shipped_rules_yaml_watches_the_contract_subaccount(tmp_path):
