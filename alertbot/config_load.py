@@ -97,8 +97,10 @@ def check_text(text: str, file: str, *, env: dict[str, str] | None = None) -> Ch
     found = findings(
         partial, rules=rules, rule_names=_rule_names(located.data), notifier_names=names
     )
-    problems += [located.problem(f.path, f.message) for f in found if not f.warning]
-    problems += [located.problem(p, m) for p, m in _other_names(partial, names)]
+    named = [(f.path, f.message) for f in found if not f.warning]
+    named += _other_names(partial, names)
+    # a path already reported (an unset ${ENV} there) gets no second, derived problem
+    problems += [located.problem(p, m) for p, m in named if not located.reported(p)]
     warnings = [located.problem(f.path, f.message) for f in found if f.warning]
     problems += _deployment(sections, env, file)
     config = None

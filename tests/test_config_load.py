@@ -3,7 +3,9 @@ message, typed sections, and folders that every command resolves the same way.""
 
 from __future__ import annotations
 
+import re
 import time
+import typing
 from pathlib import Path
 
 import pytest
@@ -167,3 +169,38 @@ def test_a_config_built_in_code_refuses_untyped_notifiers() -> None:
         Config.model_validate(
             {"source": {"markets": ["BTC-USD"]}, "notifiers": {"x": {"type": "console"}}}
         )
+
+
+def test_an_unset_env_variable_is_reported_once_not_again_as_a_bad_name() -> None:
+    text = HEAD + "delivery: {fallback: '${UNSET}'}\n"
+    (problem,) = check_text(text, "r.yaml", env={}).problems
+    assert (problem.key, problem.message) == (
+        "delivery.fallback",
+        "environment variable UNSET is not set (used as ${UNSET})",
+    )
+
+
+def _models(annotation: object) -> list[type]:
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models(arg)]
+
+
+def test_every_config_key_is_documented_in_rules_md() -> None:
+    from alertbot.config import Config
+
+    docs = (ROOT / "docs/rules.md").read_text(encoding="utf-8")
+    todo, seen, missing = [Config], set(), []
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            key = info.alias or name
+            if not re.search(rf"[`{{ ]{re.escape(key)}[`}}:, ]", docs):
+                missing.append(f"{model.__name__}.{key}")
+            todo.extend(_models(info.annotation))
+    assert not missing
