@@ -87,26 +87,32 @@ def check_text(text: str, file: str, *, env: dict[str, str] | None = None) -> Ch
     if not isinstance(located.data, dict):
         top = located.problem((), "the top level must be a mapping of keys")
         return _result(located, [*located.problems, top], [], None)
-    sections, rules, problems = _sections(located)
-    problems = [*located.problems, *problems]
-    types, more = _plugin_types(located, sections, env)
-    problems += more
-    notifiers, names, more = _notifiers(located, types, complete=not more)
-    problems += more
+    sections, rules, schema = _sections(located)
+    types, plugin_problems = _plugin_types(located, sections, env)
+    notifiers, names, notifier_problems = _notifiers(located, types, complete=not plugin_problems)
     partial = Config.model_construct(**sections, notifiers=notifiers)
+    cross, warnings = _cross_checks(located, partial, rules, names)
+    deployment = _deployment(sections, env, file)
+    problems = [*located.problems, *schema, *plugin_problems, *notifier_problems, *cross]
+    problems += deployment
+    config = None
+    if not problems:
+        config, problems = _final(sections, notifiers, located)
+    return _result(located, problems, warnings, config)
+
+
+def _cross_checks(
+    located: Located, partial: Config, rules: list[tuple[int, RuleConfig]], names: list[str]
+) -> tuple[list[Problem], list[Problem]]:
+    """Names, fields and templates on what passed the schema: (errors, warnings)."""
     found = findings(
         partial, rules=rules, rule_names=_rule_names(located.data), notifier_names=names
     )
     named = [(f.path, f.message) for f in found if not f.warning]
     named += _other_names(partial, names)
     # a path already reported (an unset ${ENV} there) gets no second, derived problem
-    problems += [located.problem(p, m) for p, m in named if not located.reported(p)]
-    warnings = [located.problem(f.path, f.message) for f in found if f.warning]
-    problems += _deployment(sections, env, file)
-    config = None
-    if not problems:
-        config, problems = _final(sections, notifiers, located)
-    return _result(located, problems, warnings, config)
+    errors = [located.problem(p, m) for p, m in named if not located.reported(p)]
+    return errors, [located.problem(f.path, f.message) for f in found if f.warning]
 
 
 def _result(

@@ -63,8 +63,8 @@ def _one(
         cls(name, config)  # a notifier's own check, e.g. an Apprise URL it cannot parse; no I/O
     except ValidationError as exc:
         return problems_from_validation(exc, located, at, cls.config_model, echo=False)
-    except ValueError as exc:
-        return [located.problem(at, scrub(str(exc), located.secrets))]
+    except ValueError as exc:  # scrubbed of ${ENV} values with every other problem (config_load)
+        return [located.problem(at, str(exc))]
     return config
 
 

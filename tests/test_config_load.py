@@ -204,3 +204,14 @@ def test_every_config_key_is_documented_in_rules_md() -> None:
                 missing.append(f"{model.__name__}.{key}")
             todo.extend(_models(info.annotation))
     assert not missing
+
+
+def test_a_notifier_refusing_its_config_is_located_with_the_others() -> None:
+    text = (
+        "source: {markets: [BTC-USD]}\nnotifiers:\n  mail: {type: email, url: 'mailto://${S}'}\n"
+        "rules: [{name: a, on: fill, notify: [nope]}]\n"
+    )
+    problems = check_text(text, "r.yaml", env={"S": SECRET}).problems
+    assert [(p.line, p.key) for p in problems] == [(3, "notifiers.mail"), (4, "rules[0].notify[0]")]
+    assert "Apprise cannot use this URL" in problems[0].message
+    assert SECRET not in "\n".join(str(p) for p in problems)
