@@ -22,7 +22,8 @@ from alertbot.config import Config
 from alertbot.core.model import Notification
 from alertbot.core.tasks import TaskFailed
 from alertbot.jobs import digest, heartbeat
-from alertbot.notify.base import Notifier, build_notifiers
+from alertbot.notifier_setup import build_notifiers
+from alertbot.notify.base import Notifier
 from alertbot.notify.builtin.console import ConsoleNotifier
 from alertbot.notify.delivery import Delivery
 from alertbot.plugins import Plugins, make_plugin_manager, plugins_path
@@ -31,7 +32,6 @@ from alertbot.rules.engine import Engine
 from alertbot.rules.silences import KEEP_EXPIRED, SilenceStore
 from alertbot.source.client import IndexerSource
 from alertbot.state import StateStore, open_state
-from alertbot.web.config import HttpConfig
 from alertbot.web.health import health
 from alertbot.web.server import WebServer
 from alertbot.web.snapshot import ConnInfo, LatencyRecorder, Snapshot
@@ -75,7 +75,7 @@ class App:
         self._env = dict(os.environ) if env is None else {**os.environ, **env}
         self._config_seen = content_hash(self.config_path)
         self._refused = ""  # content hash of the last file version a reload refused
-        self.http = HttpConfig.model_validate(config.http)
+        self.http = config.http
         self.started_at = clock()
         self.events: Counter[str] = Counter()
         self.alerts: Counter[tuple[str, str]] = Counter()

@@ -11,7 +11,7 @@ from typing import Any
 
 from alertbot import __version__
 from alertbot.cliargs import config_arg
-from alertbot.config import load_config
+from alertbot.config_load import load_config
 from alertbot.core.errors import AlertbotError, ConfigError
 from alertbot.core.tasks import TaskFailed
 from alertbot.logs import setup_logging
@@ -139,19 +139,17 @@ def cmd_record(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """alertbot run."""
     from alertbot.app import App
-    from alertbot.rules.check import load_checked
 
-    config = load_checked(args.config)
+    config = load_config(args.config)
     return run_until_interrupted(App(config, config_path=args.config).run())
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """alertbot replay."""
     from alertbot.replay import replay
-    from alertbot.rules.check import load_checked
     from alertbot.source.recording import RecordingError
 
-    config = load_checked(args.config)
+    config = load_config(args.config)
     try:
         replay(config, args.recording, sys.stdout, as_json=args.json)
     except RecordingError as exc:

@@ -1,28 +1,22 @@
-"""The rules.yaml model: validated at the boundary, typed inside, errors with file:line:column."""
+"""The rules.yaml model, every section typed (loading and checking: config_load.py)."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BeforeValidator,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from alertbot.core.durations import Duration, PositiveDuration
-from alertbot.core.errors import ConfigError, Problem
-from alertbot.core.located import load_located, problems_from_validation
+from alertbot.core.paths import DEFAULT_STATE_DIR
 from alertbot.core.strict import Strict
 from alertbot.jobs import JobsConfig
+from alertbot.notify.config import ConsoleConfig, NotifierConfig
 from alertbot.notify.delivery_config import DeliveryConfig
 from alertbot.rules.config import DefaultsConfig, InhibitRule, Rules
 from alertbot.source.address import SubaccountRef, parse_subaccount
 from alertbot.source.protocol import CANDLE_RESOLUTIONS
+from alertbot.web.config import HttpConfig
 
 NETWORKS = {
     "mainnet": ("wss://indexer.dydx.trade/v4/ws", "https://indexer.dydx.trade/v4"),
@@ -116,62 +110,33 @@ class SourceConfig(Strict):
         return ws, rest.rstrip("/")
 
 
+def _typed_notifiers(value: Any) -> Any:
+    """Entries must already be their type's model: only the loader knows the plugins' types."""
+    if isinstance(value, dict):
+        for name, entry in value.items():
+            if not isinstance(entry, NotifierConfig):
+                raise ValueError(
+                    f"notifier {name!r} is not validated: load the file with "
+                    "alertbot.config_load, which picks its model by `type:`"
+                )
+    return value
+
+
 class Config(Strict):
-    """The whole rules.yaml."""
+    """The whole rules.yaml, typed: `alertbot.config_load` builds it, section by section."""
 
     version: Literal[1] = 1
     source: SourceConfig
-    state_dir: str = ".alertbot"
-    notifiers: dict[str, dict[str, Any]] = {"console": {"type": "console"}}
+    state_dir: str = DEFAULT_STATE_DIR  # relative to this file's folder (core/paths.py)
+    notifiers: Annotated[dict[str, NotifierConfig], BeforeValidator(_typed_notifiers)] = {
+        "console": ConsoleConfig(type="console")
+    }
     defaults: DefaultsConfig = DefaultsConfig()
     rules: Rules = []
     inhibit: list[InhibitRule] | None = (
         None  # None: the documented default (transport inhibits data)
     )
     delivery: DeliveryConfig = DeliveryConfig()  # outbox retries, fallback, rate limits
-    plugins_dir: str = "plugins"  # local one-file plugins are loaded only from here
-    http: dict[str, Any] = {}  # health and metrics endpoint (typed by alertbot.web.config)
+    plugins_dir: str = "plugins"  # local one-file plugins; relative to this file's folder
+    http: HttpConfig = HttpConfig()  # health and metrics endpoint
     jobs: JobsConfig = JobsConfig()  # digest, heartbeat, pruning
-
-
-def load_config(path: str | os.PathLike[str], *, env: dict[str, str] | None = None) -> Config:
-    """Read and validate a config file; raise ConfigError listing every problem."""
-    file = str(path)
-    try:
-        text = FsPath(file).read_text(encoding="utf-8")
-    except OSError as exc:
-        problem = Problem(file, 0, 0, "", f"cannot read config: {exc.strerror}")
-        raise ConfigError([problem]) from None
-    return parse_config(text, file, env=env)
-
-
-def parse_config(text: str, file: str, *, env: dict[str, str] | None = None) -> Config:
-    """Validate config text; raise ConfigError listing every problem with its position."""
-    env = dict(os.environ) if env is None else env
-    located = load_located(text, file, env=env)
-    problems = list(located.problems)
-    if located.problems and located.data is None:
-        raise ConfigError(problems)
-    if not isinstance(located.data, dict):
-        raise ConfigError([located.problem((), "the top level must be a mapping of keys")])
-    try:
-        config = Config.model_validate(located.data)
-    except ValidationError as exc:
-        problems.extend(problems_from_validation(exc, located, model=Config))
-        problems.sort(key=lambda p: (p.line, p.column))
-        raise ConfigError(problems) from None
-    if problems:
-        raise ConfigError(problems)
-    return apply_env(config, env)
-
-
-def apply_env(config: Config, env: dict[str, str]) -> Config:
-    """Deployment overrides, so one rules.yaml serves a laptop and a container alike."""
-    update: dict[str, Any] = {}
-    if env.get("ALERTBOT_STATE_DIR"):
-        update["state_dir"] = env["ALERTBOT_STATE_DIR"]
-    if env.get("ALERTBOT_PLUGINS_DIR"):
-        update["plugins_dir"] = env["ALERTBOT_PLUGINS_DIR"]
-    if env.get("ALERTBOT_HTTP_LISTEN"):
-        update["http"] = {**config.http, "listen": env["ALERTBOT_HTTP_LISTEN"]}
-    return config.model_copy(update=update) if update else config

@@ -18,10 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from alertbot.app import App
 from alertbot.config import Config
+from alertbot.config_load import load_config
 from alertbot.logs import setup_logging
-from alertbot.rules.check import load_checked
+from alertbot.notify.config import EmailConfig
 from alertbot.sim import SimSettings, Simulator, load_scenario
 
 SETTLE = 3.0  # seconds after the timeline for the last alerts to be told
@@ -29,9 +32,10 @@ SETTLE = 3.0  # seconds after the timeline for the last alerts to be told
 
 async def demo(rules: Path, speed: float = 1.0) -> int:
     """Run the demo; returns how many notifications were sent."""
-    config = load_checked(rules)
+    config = load_config(rules)
     with tempfile.TemporaryDirectory(prefix="alertbot-demo-") as state, MailSink() as sink:
-        local = {"state_dir": state, "http": {"listen": "127.0.0.1:0"}}  # any free port
+        http = config.http.model_copy(update={"listen": "127.0.0.1:0"})  # any free port
+        local = {"state_dir": state, "http": http}
         config = with_mail(config.model_copy(update=local), sink.port)
         settings = SimSettings(time_scale=speed)
         async with Simulator(load_scenario("demo"), settings) as sim:
@@ -84,7 +88,8 @@ def _free_port() -> int:
 def with_mail(config: Config, port: int) -> Config:
     """The config plus a `demo-mail` email notifier that every rule also notifies."""
     url = f"mailto://127.0.0.1:{port}?from=alertbot@localhost&to=trader@localhost"
-    notifiers = {**config.notifiers, "demo-mail": {"type": "email", "url": url}}
+    mail = EmailConfig(type="email", url=SecretStr(url))
+    notifiers = {**config.notifiers, "demo-mail": mail}
     everyone = list(config.defaults.notify or config.notifiers)
     rules = [
         rule.model_copy(update={"notify": [*(rule.notify or everyone), "demo-mail"]})

@@ -28,10 +28,12 @@ def alertbot_register_notifier_types(register: Callable[[type[Notifier]], None])
     :param register: call it once per class, ``register(MyNotifier)``. The class subclasses
         :class:`alertbot.notify.base.Notifier` and sets the class attributes ``type`` (the name
         users write in ``notifiers.<name>.type``) and ``config_model`` (a pydantic model derived
-        from :class:`alertbot.notify.config.NotifierConfig`, validating every other key).
+        from :class:`alertbot.notify.config.NotifierConfig`, validating the entry; after loading,
+        ``config.notifiers[name]`` is an instance of it).
         Registering a type name twice is a PluginError naming both plugins.
 
-    Called once, when the notifiers are built (and by ``alertbot check``). Synchronous: do no
+    Called once per plugin manager: when rules.yaml is loaded and when ``run`` builds its
+    notifiers. Synchronous: do no
     I/O here; connections belong in the notifier's ``send``.
     """
 

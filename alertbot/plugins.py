@@ -21,6 +21,7 @@ import pluggy
 
 from alertbot import hookspecs
 from alertbot.core.errors import PluginError
+from alertbot.core.paths import config_dir
 
 if TYPE_CHECKING:
     from alertbot.config import Config
@@ -80,8 +81,7 @@ def disabled_names(env: Mapping[str, str]) -> frozenset[str]:
 
 def plugins_path(config_file: str | os.PathLike[str], plugins_dir: str) -> Path:
     """The local plugins folder: relative paths are relative to the config file's folder."""
-    path = Path(plugins_dir)
-    return path if path.is_absolute() else Path(config_file).parent / path
+    return Path(config_dir(config_file, plugins_dir))
 
 
 def make_plugin_manager(

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alertbot.config import Config
+from alertbot.config_load import load_config
 from alertbot.core.errors import AlertbotError, ConfigError
 from alertbot.core.model import Notification, notice
-from alertbot.rules.check import load_checked
 from alertbot.rules.engine import Engine
 from alertbot.rules.silences import SilenceStore
 
@@ -42,7 +42,7 @@ def reload(
 ) -> Reloaded:
     """Validate `path`; on success build a new engine carrying the state of unchanged rules."""
     try:
-        config = load_checked(path, env=env)
+        config = load_config(path, env=env)
         new_engine = Engine(config, silences=silences)
     except ConfigError as exc:
         return Reloaded(None, None, [str(p) for p in exc.problems], [])

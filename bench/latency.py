@@ -21,7 +21,7 @@ from pathlib import Path
 import orjson
 
 from alertbot.app import App
-from alertbot.config import parse_config
+from alertbot.config_load import parse_config
 from alertbot.sim import SimSettings, Simulator, load_scenario
 
 ACC = "dydx199tqg4wdlnu4qjlxchpd7seg454937hjrknju4/0"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from alertbot.config import parse_config
+from alertbot.config_load import parse_config
 from alertbot.core.model import Event
 from alertbot.rules import Engine
 from alertbot.rules.samples import SAMPLES

@@ -19,7 +19,7 @@ REPEATED = {
         r'class \w+\((BaseModel)\):\n(?:\s+"""[^\n]*\n)?\s+'
         r'model_config = ConfigDict\(extra="forbid"'
     ),
-    "validation error -> located message": r"for err in exc\.errors\(\)|def _from_pydantic",
+    "validation error -> located message": r"for err in exc\.errors\(|def _from_pydantic",
     "secret masker": r"def (mask|scrub|mask_url|redact)\w*\(",
     "Indexer channel caps": r'"v4_subaccounts": 256',
     "send guard (timeout around Notifier.send)": (

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alertbot.app import App
-from alertbot.config import load_config
+from alertbot.config_load import load_config
 from alertbot.sim import Simulator
 from tests.test_cli import ACC
 

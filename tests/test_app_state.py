@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from alertbot.app import App
-from alertbot.config import parse_config
+from alertbot.config_load import parse_config
 from alertbot.rules import SilenceStore
 from alertbot.sim import SimSettings, Simulator, load_scenario
 from alertbot.state import DB_FILE, open_state

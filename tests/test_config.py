@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alertbot.config import parse_config
+from alertbot.config_load import parse_config
 from alertbot.core.durations import format_duration, parse_duration
 from alertbot.core.errors import ConfigError
 
@@ -122,4 +122,10 @@ def test_deployment_environment_overrides():
     env = {"ALERTBOT_PLUGINS_DIR": "/plugins", "ALERTBOT_HTTP_LISTEN": "0.0.0.0:8080"}
     config = parse_config(text, "rules.yaml", env=env)
     assert config.plugins_dir == "/plugins"
-    assert config.http == {"unhealthy_after": "1m", "listen": "0.0.0.0:8080"}
+    assert (config.http.unhealthy_after, config.http.listen) == (60.0, "0.0.0.0:8080")
+
+
+def test_a_bad_listen_override_is_a_problem_naming_the_variable():
+    text = f"source:\n  subaccounts: [{ADDR}/0]\n"
+    with pytest.raises(ConfigError, match="ALERTBOT_HTTP_LISTEN: invalid listen address"):
+        parse_config(text, "rules.yaml", env={"ALERTBOT_HTTP_LISTEN": "nonsense"})

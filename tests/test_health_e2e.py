@@ -10,7 +10,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from alertbot.app import App
-from alertbot.config import parse_config
+from alertbot.config_load import parse_config
 from alertbot.sim import SimSettings, Simulator, load_scenario
 from tests.test_cli import ACC
 

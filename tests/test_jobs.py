@@ -9,7 +9,7 @@ from collections import Counter
 import httpx
 
 from alertbot.app import App
-from alertbot.config import parse_config
+from alertbot.config_load import parse_config
 from alertbot.jobs import HeartbeatConfig, digest, heartbeat
 from alertbot.sim import SimSettings, Simulator, load_scenario
 from tests.notify.fakes import FakeHttp

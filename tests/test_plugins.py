@@ -210,8 +210,8 @@ def test_example_plugins_load_from_the_folder() -> None:
 async def test_jsonl_example_appends_one_line_per_notification(tmp_path) -> None:
     import json
 
-    from alertbot.config import parse_config
-    from alertbot.notify.base import build_notifiers
+    from alertbot.config_load import parse_config
+    from alertbot.notifier_setup import build_notifiers
 
     out = tmp_path / "alerts.jsonl"
     config = parse_config(

@@ -134,15 +134,18 @@ def problems_from_validation(
     exc: ValidationError,
     located: Located,
     prefix: Path = (),
-    model: type[BaseModel] | None = None,
+    model: Any = None,
+    *,
+    echo: bool = True,
 ) -> list[Problem]:
     """pydantic errors as located, human messages; unknown keys get a suggestion from `model`.
 
-    Inputs are repeated only when they are not secrets (`located.secrets`), so a `${ENV}` value
-    never reaches a message.
+    `model` is the model (or type annotation, e.g. `list[InhibitRule] | None`) validated at
+    `prefix`. Inputs are repeated only when they are not secrets (`located.secrets`), so a
+    `${ENV}` value never reaches a message; with echo=False never (notifier values).
     """
     out = []
-    for err in exc.errors():
+    for err in exc.errors(include_input=echo):
         path = (*prefix, *(p for p in err["loc"] if not _is_union_tag(p)))
         if located.reported(path):
             continue
@@ -157,7 +160,7 @@ def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and ("[" in part or part in {"str", "int", "float", "bool"})
 
 
-def _message(err: Any, path: Path, model: type[BaseModel] | None) -> str:
+def _message(err: Any, path: Path, model: Any) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         key = str(path[-1]) if path else "?"
@@ -169,12 +172,12 @@ def _message(err: Any, path: Path, model: type[BaseModel] | None) -> str:
     if kind == "missing":
         return "required key is missing"
     msg = str(err["msg"]).removeprefix("Value error, ")
-    if kind == "literal_error":
-        return f"{msg}, got {err.get('input')!r}"
+    if kind == "literal_error" and "input" in err:
+        return f"{msg}, got {err['input']!r}"
     return msg
 
 
-def _model_at(model: type[BaseModel], path: Path) -> type[BaseModel] | None:
+def _model_at(model: Any, path: Path) -> type[BaseModel] | None:
     """The model that validates the mapping at `path` below `model` (list items, dict values)."""
     current: Any = model
     for part in path:

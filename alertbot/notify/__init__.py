@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alertbot.notify.base import Notifier, SendResult, build_notifiers, guarded_send
+from alertbot.notify.base import Notifier, SendResult, guarded_send
 from alertbot.notify.config import NotifierConfig
 
-__all__ = ["Notifier", "NotifierConfig", "SendResult", "build_notifiers", "guarded_send"]
+__all__ = ["Notifier", "NotifierConfig", "SendResult", "guarded_send"]

@@ -1,26 +1,22 @@
-"""The notifier contract the delivery pipeline relies on, and building notifiers from config."""
+"""The notifier contract the delivery pipeline relies on (building them: notifier_setup.py)."""
 
 from __future__ import annotations
 
 import abc
 import asyncio
 import builtins
-import difflib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr
 
 from alertbot.core.durations import format_duration
-from alertbot.core.errors import ConfigError, Problem
-from alertbot.core.located import Located, Path, dotted
 from alertbot.core.secrets import scrub
 from alertbot.notify.config import NotifierConfig
 
 if TYPE_CHECKING:
-    from alertbot.config import Config
     from alertbot.core.model import Notification
 
 log = logging.getLogger("alertbot.notify")
@@ -115,7 +111,7 @@ class Notifier(abc.ABC):
 
     def secrets(self) -> list[str]:
         """Every secret value in this notifier's config (for scrubbing error texts)."""
-        return list(_secret_values(self.config))
+        return list(secret_values(self.config))
 
     def scrub(self, text: str) -> str:
         """`text` with every secret of this notifier replaced by ***."""
@@ -141,7 +137,8 @@ async def guarded_send(
         return SendResult.retry(detail)
 
 
-def _secret_values(model: BaseModel) -> Iterable[str]:
+def secret_values(model: BaseModel) -> Iterable[str]:
+    """Every SecretStr value in a config model, nested ones included."""
     for name in type(model).model_fields:
         yield from _secrets_in(getattr(model, name))
 
@@ -150,115 +147,10 @@ def _secrets_in(value: Any) -> Iterable[str]:
     if isinstance(value, SecretStr):
         yield value.get_secret_value()
     elif isinstance(value, BaseModel):
-        yield from _secret_values(value)
+        yield from secret_values(value)
     elif isinstance(value, dict):
         for item in value.values():
             yield from _secrets_in(item)
     elif isinstance(value, list | tuple):
         for item in value:
             yield from _secrets_in(item)
-
-
-def build_notifiers(
-    config: Config, plugins: NotifierTypes, *, located: Located | None = None
-) -> dict[str, Notifier]:
-    """One notifier per `notifiers:` entry, or ConfigError listing every problem (located)."""
-    types = plugins.notifier_types()
-    built: dict[str, Notifier] = {}
-    problems: list[tuple[Path, str, bool]] = []
-    for name, spec in config.notifiers.items():
-        result = _build_one(name, spec, types, plugins)
-        if isinstance(result, Notifier):
-            built[name] = result
-        else:
-            problems.extend(result)
-    if problems:
-        # Without the file we cannot tell ${ENV} secrets apart: mask every text value.
-        secrets = located.secrets if located else set(_strings(config.notifiers))
-        found = [_problem(p, m, k, located, secrets) for p, m, k in problems]
-        raise ConfigError(sorted(found, key=lambda p: (p.line, p.column)))
-    return built
-
-
-def _strings(value: Any) -> Iterable[str]:
-    """Every text value below `value`, except notifier type names."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if key != "type":
-                yield from _strings(item)
-
-
-def _problem(
-    path: Path, message: str, key: bool, located: Located | None, secrets: set[str]
-) -> Problem:
-    message = scrub(message, secrets)
-    if located is None:
-        return Problem("config", 0, 0, dotted(path), message)
-    return located.problem(path, message, key=key)
-
-
-def _build_one(
-    name: str, spec: Any, types: dict[str, type[Notifier]], plugins: NotifierTypes
-) -> Notifier | list[tuple[Path, str, bool]]:
-    """The notifier, or the (path, message, points-at-key) problems of its config."""
-    at: Path = ("notifiers", name)
-    if not isinstance(spec, dict):
-        return [(at, "must be a mapping with a `type` key", False)]
-    kind = spec.get("type")
-    known = ", ".join(types) or "none"
-    if kind is None:
-        return [((*at, "type"), f"required key is missing (types: {known})", True)]
-    if not isinstance(kind, str) or kind not in types:
-        hint = difflib.get_close_matches(str(kind), list(types), n=1)
-        suggestion = f"; did you mean {hint[0]!r}?" if hint else f" (types: {known})"
-        return [((*at, "type"), f"unknown notifier type {kind!r}{suggestion}", False)]
-    cls = types[kind]
-    settings = {k: v for k, v in spec.items() if k != "type"}
-    try:
-        cfg = cls.config_model.model_validate(settings)
-        return cls(name, cfg, plugins=plugins)
-    except ValidationError as exc:
-        return [_from_pydantic(at, err, cls.config_model) for err in exc.errors()]
-    except ValueError as exc:  # a notifier's own check, e.g. an Apprise URL it cannot parse
-        return [(at, str(exc), False)]
-
-
-def _from_pydantic(at: Path, err: Any, model: type[BaseModel]) -> tuple[Path, str, bool]:
-    """A located message that never repeats the input (it may be a secret)."""
-    path: Path = (*at, *err["loc"])
-    kind = err["type"]
-    if kind == "missing":
-        return (path, "required key is missing", True)
-    if kind == "extra_forbidden":
-        key = str(err["loc"][-1])
-        hint = difflib.get_close_matches(key, list(model.model_fields), n=1)
-        suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
-        return (path, f"unknown key {key!r}{suggestion}", True)
-    message = str(err["msg"]).removeprefix("Value error, ")
-    return (path, message, False)
-
-
-def notifier_problems(
-    config: Config, located: Located, *, env: dict[str, str] | None = None
-) -> list[Problem]:
-    """For `alertbot check`: plugin loading and every notifier's config, located in the file."""
-    from pathlib import Path as FsPath
-
-    from alertbot.core.errors import PluginError
-    from alertbot.plugins import make_plugin_manager, plugins_path
-
-    folder = plugins_path(located.file, config.plugins_dir)
-    if "plugins_dir" in config.model_fields_set and not FsPath(folder).is_dir():
-        return [located.problem(("plugins_dir",), f"{folder} is not a folder")]
-    try:
-        build_notifiers(config, make_plugin_manager(folder, env=env), located=located)
-    except PluginError as exc:
-        return [located.problem(("plugins_dir",), scrub(str(exc), located.secrets))]
-    except ConfigError as exc:
-        return exc.problems
-    return []

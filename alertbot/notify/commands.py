@@ -10,9 +10,11 @@ from typing import Any
 
 from alertbot.cliargs import config_arg
 from alertbot.config import Config
+from alertbot.config_load import load_config
 from alertbot.core.errors import AlertbotError
 from alertbot.core.model import Notification, notice
-from alertbot.notify.base import Notifier, SendResult, build_notifiers, guarded_send
+from alertbot.notifier_setup import build_notifiers
+from alertbot.notify.base import Notifier, SendResult, guarded_send
 from alertbot.plugins import DISABLE_ENV, Plugins, make_plugin_manager, plugins_path
 
 OK, FAILED = 0, 1
@@ -37,9 +39,7 @@ def load_plugins(config_file: str, config: Config | None) -> Plugins:
 
 def cmd_plugins(args: argparse.Namespace) -> int:
     """alertbot plugins: each plugin, where it came from, its hooks; then the notifiers."""
-    from alertbot.rules.check import load_checked
-
-    config = load_checked(args.config) if Path(args.config).exists() else None
+    config = load_config(args.config) if Path(args.config).exists() else None
     plugins = load_plugins(args.config, config)
     print(plugin_table(plugins))
     if config is not None:
@@ -85,9 +85,7 @@ def test_notification(name: str, now: float) -> Notification:
 
 def cmd_notify_test(args: argparse.Namespace) -> int:
     """alertbot notify-test NAME: exit 0 when the service accepted the message, 1 otherwise."""
-    from alertbot.rules.check import load_checked
-
-    config = load_checked(args.config)
+    config = load_config(args.config)
     plugins = load_plugins(args.config, config)
     notifiers = build_notifiers(config, plugins)
     if args.name not in notifiers:

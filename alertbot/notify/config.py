@@ -20,8 +20,9 @@ class RateConfig(Strict):
 
 
 class NotifierConfig(Strict):
-    """Keys every notifier accepts; a type's model adds its own (the `type` key is stripped)."""
+    """Keys every notifier accepts; a type's model adds its own (`type` picked the model)."""
 
+    type: str = ""  # the `type:` key of rules.yaml; set by the loader, "" when built in code
     timeout: PositiveDuration = 10.0  # one request to the service, connect to last byte
     max_batch: int | None = Field(default=None, ge=1)  # None: the type's default
     rate: RateConfig | None = None  # None: the type's default

@@ -41,15 +41,18 @@ class DeliveryConfig(Strict):
 
     def problems(self, notifiers: Iterable[str]) -> list[tuple[str, str]]:
         """(key, message) for names that match no configured notifier."""
+        return [(".".join(path), message) for path, message in self.name_problems(notifiers)]
+
+    def name_problems(self, notifiers: Iterable[str]) -> list[tuple[tuple[str, ...], str]]:
+        """(path, message) for names that match no configured notifier (`check` locates them)."""
         known = sorted(notifiers)
         listed = ", ".join(known) or "none"
-        out = []
+        out: list[tuple[tuple[str, ...], str]] = []
         if self.fallback is not None and self.fallback not in known:
-            out.append(
-                ("delivery.fallback", f"unknown notifier {self.fallback!r}; known: {listed}")
-            )
+            msg = f"unknown notifier {self.fallback!r}; known: {listed}"
+            out.append((("delivery", "fallback"), msg))
         for name in self.rate_limits:
             if name not in known:
                 msg = f"unknown notifier {name!r}; known: {listed}"
-                out.append((f"delivery.rate_limits.{name}", msg))
+                out.append((("delivery", "rate_limits", name), msg))
         return out

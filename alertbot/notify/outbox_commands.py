@@ -9,10 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from alertbot.cliargs import config_arg
 from alertbot.core.durations import format_duration
+from alertbot.core.paths import state_dir_of
 from alertbot.state import DB_FILE, open_state
 from alertbot.state.api import DEAD, PENDING, SENT, OutboxRow
 
@@ -36,16 +35,8 @@ def register(subparsers: Any) -> None:
 
 
 def state_dir(config_path: str) -> str:
-    """ALERTBOT_STATE_DIR, else the config's state_dir; a config with errors still works."""
-    env = os.environ.get("ALERTBOT_STATE_DIR")
-    if env:
-        return env
-    try:
-        raw = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return ".alertbot"
-    value = raw.get("state_dir") if isinstance(raw, dict) else None
-    return str(value) if value else ".alertbot"
+    """The state folder as `run` resolves it (core/paths.py); a config with errors still works."""
+    return state_dir_of(config_path, os.environ)
 
 
 def cmd_outbox_list(args: argparse.Namespace) -> int:

@@ -11,13 +11,12 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from alertbot.cliargs import config_arg
+from alertbot.config_load import check_file, summary
 from alertbot.core.durations import format_duration, parse_duration
 from alertbot.core.errors import ConfigError
 from alertbot.core.model import iso_utc
-from alertbot.rules.check import check_file, summary
+from alertbot.core.paths import state_dir_of
 from alertbot.rules.silences import SilenceError, SilenceStore
 from alertbot.rules.testing import default_tests_path, run_file
 from alertbot.state import open_state
@@ -169,15 +168,8 @@ def _label(item: str) -> tuple[str, str]:
 
 
 def _state(config_path: str) -> tuple[str, list[str] | None]:
-    """state_dir (env ALERTBOT_STATE_DIR wins) and rule names; a broken config still works."""
+    """state_dir (as `run` resolves it) and rule names; a broken config still works."""
     result = check_file(config_path)
     if result.config is not None:
         return result.config.state_dir, [r.name for r in result.config.rules]
-    state_dir = os.environ.get("ALERTBOT_STATE_DIR")
-    if not state_dir:
-        try:
-            raw = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
-            state_dir = str(raw.get("state_dir", ".alertbot"))
-        except (OSError, yaml.YAMLError, AttributeError):
-            state_dir = ".alertbot"
-    return state_dir, None
+    return state_dir_of(config_path, os.environ), None

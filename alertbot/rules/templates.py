@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, nodes
+from jinja2 import StrictUndefined, TemplateError, UndefinedError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import missing as _MISSING
 
 from alertbot.core.errors import AlertbotError
 
@@ -39,10 +40,40 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return operator.mul(left, right)
 
 
+class UndefinedVariable(UndefinedError):
+    """A template used a name its context lacks; `name` says which (None for an attribute)."""
+
+    def __init__(self, message: str, name: str | None) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class NamedUndefined(StrictUndefined):
+    """Strict, and every use fails naming the variable (round, format, abs... included)."""
+
+    __slots__ = ()
+
+    def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        """Raise UndefinedVariable: jinja's message, and the bare name when it is a variable."""
+        try:
+            self._fail_with_undefined_error()
+        except UndefinedError as exc:
+            top = self._undefined_obj is _MISSING and isinstance(self._undefined_name, str)
+            raise UndefinedVariable(str(exc), self._undefined_name if top else None) from None
+
+    __str__ = __iter__ = __len__ = __bool__ = __eq__ = __ne__ = __hash__ = __call__ = _fail
+    __getitem__ = __contains__ = __float__ = __int__ = __complex__ = __neg__ = __pos__ = _fail
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __pow__ = __rpow__ = _fail
+    __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _fail
+    __lt__ = __le__ = __gt__ = __ge__ = _fail
+    __round__ = __format__ = __abs__ = __index__ = __trunc__ = __floor__ = __ceil__ = _fail
+    __lshift__ = __rshift__ = __and__ = __or__ = __xor__ = __invert__ = __reversed__ = _fail
+
+
 @lru_cache(maxsize=1)
 def environment() -> _Sandbox:
     """The one shared sandbox: strict about undefined names so `check` catches typos."""
-    env = _Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+    env = _Sandbox(undefined=NamedUndefined, autoescape=False, keep_trailing_newline=False)
     env.filters["pct"] = lambda value, digits=2: f"{float(value) * 100:.{int(digits)}f}%"
     env.filters["usd"] = lambda value, digits=2: f"{float(value):,.{int(digits)}f} USD"
     return env
@@ -63,6 +94,10 @@ class Template:
             return self.render_strict(context)
         except Exception as exc:  # user templates must never break the loop
             return f"{self.source} (template error: {exc})"[:MAX_OUTPUT]
+
+    def names(self) -> frozenset[str]:
+        """Top-level variables the template reads (static analysis: what `check` compares)."""
+        return frozenset(meta.find_undeclared_variables(environment().parse(self.source)))
 
     def render_strict(self, context: Mapping[str, Any]) -> str:
         """Rendered text; raises on undefined names or sandbox violations (used by `check`)."""

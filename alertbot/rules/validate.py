@@ -1,4 +1,4 @@
-"""Checks that need more than one key: names that must exist, fields, templates on samples."""
+"""Checks that need more than one key: names that must exist, fields, templates (template_check)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,12 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
-from alertbot.core.located import Path
-from alertbot.rules.build import NullSink, build_rule
+from alertbot.core.located import Path, dotted
 from alertbot.rules.config import RuleConfig, expand_kinds
 from alertbot.rules.expr import compile_expression
-from alertbot.rules.lifecycle import Alert
-from alertbot.rules.render import context
-from alertbot.rules.runtime import RuleRuntime, fingerprint, key_of, rule_mode
-from alertbot.rules.samples import known_fields, sample_event
-from alertbot.rules.templates import Template
+from alertbot.rules.runtime import rule_mode
+from alertbot.rules.samples import known_fields
+from alertbot.rules.template_check import template_problems
 
 if TYPE_CHECKING:
     from alertbot.config import Config
@@ -33,23 +30,32 @@ class Finding:
 
 def semantic_problems(config: Config) -> list[tuple[str, str]]:
     """Errors only, as (dotted key, message): what the engine refuses to start with."""
-    from alertbot.core.located import dotted
-
     return [(dotted(f.path), f.message) for f in findings(config) if not f.warning]
 
 
-def findings(config: Config) -> list[Finding]:
-    """Every cross-key problem of the rules, defaults and inhibit sections."""
-    notifiers = list(config.notifiers)
+def findings(
+    config: Config,
+    *,
+    rules: list[tuple[int, RuleConfig]] | None = None,
+    rule_names: list[str] | None = None,
+    notifier_names: list[str] | None = None,
+) -> list[Finding]:
+    """Every cross-key problem of the rules, defaults and inhibit sections, templates included.
+
+    `check` passes the rules that passed the schema with their positions in the file, and the
+    names written in the file, so one broken rule or notifier hides nothing else.
+    """
+    indexed = list(enumerate(config.rules)) if rules is None else rules
+    names = [r.name for _, r in indexed] if rule_names is None else rule_names
+    notifiers = list(config.notifiers) if notifier_names is None else notifier_names
     out = list(_notify_names(("defaults", "notify"), config.defaults.notify, notifiers))
     first: dict[str, int] = {}
-    for i, rule in enumerate(config.rules):
+    for i, rule in indexed:
         if rule.name in first:
             msg = f"rule name {rule.name!r} is already used by rules[{first[rule.name]}]"
             out.append(Finding(("rules", i, "name"), msg))
         first.setdefault(rule.name, i)
         out.extend(_rule_findings(("rules", i), rule, config, notifiers))
-    names = [r.name for r in config.rules]
     for i, spec in enumerate(config.inhibit or ()):
         for side in ("source", "target"):
             for j, pattern in enumerate(getattr(spec, side).rules):
@@ -75,8 +81,7 @@ def _rule_findings(
     if rule.change is not None and rule.change.of not in fields:
         out.append(Finding((*at, "change", "of"), _unknown(rule.change.of, fields, kinds)))
     out.extend(_combinations(at, rule, kinds))
-    if not out:
-        out.extend(_templates(at, rule, config, kinds))
+    out.extend(Finding((*at, *p), m) for p, m in template_problems(rule, config))
     return out
 
 
@@ -117,26 +122,3 @@ def _combinations(at: Path, rule: RuleConfig, kinds: tuple[str, ...]) -> Iterato
     if mode == "level" and rule.when is None and not rule.resolve_on:
         msg = "a state rule without `when` or `resolve_on` fires once and never resolves"
         yield Finding(at, msg, warning=True)
-
-
-def _templates(at: Path, rule: RuleConfig, config: Config, kinds: tuple[str, ...]) -> list[Finding]:
-    """Render title and message against each kind's sample event, firing and resolved."""
-    rt = build_rule(rule, config, NullSink())
-    for kind in kinds:
-        for key, template in (("title", rt.title), ("message", rt.message)):
-            problem = _render_problem(rt, template, kind)
-            if problem:
-                return [Finding((*at, key), f"template fails on a sample {kind} event: {problem}")]
-    return []
-
-
-def _render_problem(rt: RuleRuntime, template: Template, kind: str) -> str | None:
-    event = sample_event(kind)
-    key = key_of(rt.fields[kind], event)
-    alert = Alert(rt.name, key, dict(rt.cfg.labels), fingerprint(rt.name, {}), event)
-    for status in ("firing", "resolved"):
-        try:
-            template.render_strict(context(rt, alert, status, event.at, False))
-        except Exception as exc:  # any failure is the user's to fix
-            return str(exc)
-    return None

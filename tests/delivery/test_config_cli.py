@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from alertbot.config import parse_config
+from alertbot.config_load import parse_config
 from alertbot.core.errors import ConfigError
 from alertbot.notify import outbox_commands
 from alertbot.state import StateError, open_state

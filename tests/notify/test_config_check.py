@@ -6,11 +6,11 @@ import textwrap
 
 import pytest
 
-from alertbot.config import parse_config
+from alertbot.config_load import check_text, parse_config
 from alertbot.core.errors import ConfigError
-from alertbot.notify.base import build_notifiers
+from alertbot.notifier_setup import build_notifiers
+from alertbot.notify.config import WebhookConfig
 from alertbot.plugins import make_plugin_manager
-from alertbot.rules.check import check_text
 
 TOKEN = "987654:AAE-very_secret_token"
 HOOK = "https://hooks.example.com/T0/B0/very-secret-path"
@@ -78,13 +78,21 @@ def test_an_explicit_missing_plugins_dir_is_reported(tmp_path) -> None:
     assert str(problem).endswith("plugins_dir: " + str(tmp_path / "nowhere") + " is not a folder")
 
 
-def test_build_notifiers_without_positions_still_names_keys() -> None:
-    config = parse_config(textwrap.dedent(CONFIG), "rules.yaml", env=ENV)
+def test_run_refuses_the_same_notifier_problems_without_a_secret() -> None:
     with pytest.raises(ConfigError) as info:
-        build_notifiers(config, make_plugin_manager(None, env={}))
+        parse_config(textwrap.dedent(CONFIG), "rules.yaml", env=ENV)
     keys = [p.key for p in info.value.problems]
     assert "notifiers.tg.chat_id" in keys
     assert TOKEN not in str(info.value)
+    assert HOOK not in str(info.value)
+
+
+def test_notifiers_are_typed_by_their_plugin_model() -> None:
+    text = "source: {markets: [BTC-USD]}\nnotifiers:\n  hook: {type: webhook, url: '${HOOK_URL}'}\n"
+    config = parse_config(text, "rules.yaml", env=ENV)
+    hook = config.notifiers["hook"]
+    assert isinstance(hook, WebhookConfig)
+    assert (hook.type, hook.url.get_secret_value()) == ("webhook", HOOK)
 
 
 def test_defaults_and_overrides_of_batch_and_rate() -> None:

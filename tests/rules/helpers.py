@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
-from alertbot.config import Config, parse_config
+from alertbot.config import Config
+from alertbot.config_load import parse_config
 from alertbot.core.model import Event
 from alertbot.rules import Engine, Notification, SilenceStore
 from alertbot.rules.samples import sample_event

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from alertbot.cli import main
+from alertbot.config_load import check_file, load_config
 from alertbot.core.errors import ConfigError
-from alertbot.rules.check import check_file, load_checked
 
 ROOT = Path(__file__).resolve().parents[2]
 BAD = sorted((ROOT / "tests" / "data" / "bad_rules").glob("*.yaml"))
@@ -69,9 +69,9 @@ def test_warnings_do_not_fail(tmp_path, capsys):
     assert "never resolves (warning)" in capsys.readouterr().err
 
 
-def test_load_checked_raises_located_problems():
+def test_load_config_raises_located_problems():
     with pytest.raises(ConfigError) as info:
-        load_checked(ROOT / "tests/data/bad_rules/unknown_notifier.yaml")
+        load_config(ROOT / "tests/data/bad_rules/unknown_notifier.yaml")
     assert info.value.problems[0].line == 9
 
 
@@ -81,16 +81,21 @@ def test_missing_file_is_a_problem_not_a_crash(tmp_path, capsys):
 
 
 def test_engine_refuses_what_check_refuses():
-    from alertbot.config import parse_config
+    from alertbot.config_load import parse_config
     from alertbot.rules import Engine
+    from alertbot.rules.config import RuleConfig
 
     text = (ROOT / "tests/data/bad_rules/unknown_field.yaml").read_text()
     with pytest.raises(ConfigError, match="unknown field 'equty'"):
-        Engine(parse_config(text, "rules.yaml", env={}))
+        parse_config(text, "rules.yaml", env={})
+    valid = parse_config(text.split("rules:")[0], "rules.yaml", env={})
+    rule = RuleConfig.model_validate({"name": "low", "on": "account", "when": "equty < 1"})
+    with pytest.raises(ConfigError, match="unknown field 'equty'"):  # built in code, not loaded
+        Engine(valid.model_copy(update={"rules": [rule]}))
 
 
 def test_shipped_rules_yaml_watches_the_contract_subaccount(tmp_path):
-    config = load_checked(ROOT / "rules.yaml")
+    config = load_config(ROOT / "rules.yaml")
     assert [str(s) for s in config.source.subaccounts] == [
         "dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art/0"
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from alertbot.config import parse_config
+from alertbot.config_load import parse_config
 from alertbot.core.backoff import Backoff
 from alertbot.source.address import address_problem, bech32_encode, parse_subaccount
 from alertbot.source.gaps import MAX_OPEN_GAP, GapDetector
