@@ -14,8 +14,9 @@ per commit.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,6 +41,21 @@ def _code(exc: sqlite3.Error) -> str:
     return str(getattr(exc, "sqlite_errorname", "") or "")
 
 
+After = Callable[[], None] | None  # a file action a migration runs after its commit
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    """A schema version and its migrations: migrations[i] upgrades version i to i + 1."""
+
+    migrations: tuple[Callable[[StateDB], After], ...]
+
+    @property
+    def version(self) -> int:
+        """The version a database has after every migration."""
+        return len(self.migrations)
+
+
 class StateDB:
     """One connection to state_dir/alertbot.db, shared by every part of the SQLite store."""
 
@@ -53,10 +69,11 @@ class StateDB:
         cls,
         state_dir: str | Path,
         *,
+        schema: Schema,
         synchronous: Literal["normal", "full"] = "normal",
         create: bool = True,
     ) -> StateDB:
-        """Open (and create or upgrade) the database; raise StateError naming the file."""
+        """Open (and create or upgrade to `schema`) the database; StateError names the file."""
         path = Path(state_dir) / DB_FILE
         if not create and not path.exists():
             raise StateError(f"no state database at {path}")
@@ -72,9 +89,9 @@ class StateDB:
             raise StateError(f"cannot open state database {path}: {exc}") from None
         db = cls(conn, path)
         try:
-            db._refuse_unknown()  # before anything writes (WAL mode changes the header)
+            db._refuse_unknown(schema)  # before anything writes (WAL mode changes the header)
             db._configure(synchronous)
-            db._migrate()
+            db._migrate(schema)
         except BaseException:
             conn.close()
             raise
@@ -90,26 +107,22 @@ class StateDB:
         if str(mode).lower() != "wal":
             raise StateError(f"state database {self.path}: cannot use WAL mode (got {mode})")
 
-    def _refuse_unknown(self) -> None:
+    def _refuse_unknown(self, schema: Schema) -> None:
         """A newer schema, a foreign database or a non-database: an error, never a reset."""
-        from alertbot.state.schema import SCHEMA_VERSION  # schema uses this module
-
         version = int(self.query("PRAGMA user_version")[0][0])
-        if version > SCHEMA_VERSION:
+        if version > schema.version:
             raise StateError(
                 f"state database {self.path} has schema {version}, newer than this alertbot "
-                f"understands ({SCHEMA_VERSION}); upgrade alertbot or move the file aside"
+                f"understands ({schema.version}); upgrade alertbot or move the file aside"
             )
         if version == 0 and self.query("SELECT name FROM sqlite_master WHERE type = 'table'"):
             raise StateError(f"{self.path} is not an alertbot state database; move it aside")
 
-    def _migrate(self) -> None:
-        from alertbot.state.schema import MIGRATIONS, SCHEMA_VERSION  # schema uses this module
-
+    def _migrate(self, schema: Schema) -> None:
         version = int(self.query("PRAGMA user_version")[0][0])
-        for step in range(version, SCHEMA_VERSION):
+        for step in range(version, schema.version):
             with self.transaction():
-                after = MIGRATIONS[step](self)
+                after = schema.migrations[step](self)
                 self.execute(f"PRAGMA user_version = {step + 1}")
             if after is not None:
                 after()  # file moves that must wait for the commit

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from alertbot.state.db import StateDB, StateError
+from alertbot.state.db import After, Schema, StateDB, StateError
 
 SCHEMA_VERSION = 2
 SILENCES_FILE = "silences.json"  # imported into the silences table by the v2 migration
@@ -85,8 +84,6 @@ CREATE TABLE alert_history (
 );
 CREATE INDEX alert_history_at ON alert_history (at);
 """
-
-After = Callable[[], None] | None
 
 
 def _v1(db: StateDB) -> After:
@@ -181,4 +178,5 @@ def _key_value(value: dict[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
-MIGRATIONS: tuple[Callable[[StateDB], After], ...] = (_v1, _v2)
+SCHEMA = Schema((_v1, _v2))
+assert SCHEMA.version == SCHEMA_VERSION

@@ -12,6 +12,7 @@ from alertbot.core.model import AlertChange
 from alertbot.state.api import RuleStateChange, SilenceRecord, StateChanges
 from alertbot.state.db import StateDB, StateError
 from alertbot.state.outbox import SqliteOutbox
+from alertbot.state.schema import SCHEMA
 
 
 def _json(value: Any) -> str:
@@ -192,7 +193,7 @@ class SqliteStore:
         create: bool = True,
     ) -> SqliteStore:
         """Open, create or upgrade state_dir/alertbot.db; StateError names the file."""
-        return cls(StateDB.open(state_dir, synchronous=synchronous, create=create))
+        return cls(StateDB.open(state_dir, schema=SCHEMA, synchronous=synchronous, create=create))
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -10,7 +10,7 @@ from alertbot.core.model import AlertSummary
 from alertbot.core.secrets import mask
 from alertbot.state.db import DB_FILE, StateDB, StateError
 from alertbot.state.outbox import SqliteOutbox, note_from_json, note_to_json
-from alertbot.state.schema import SCHEMA_VERSION
+from alertbot.state.schema import SCHEMA, SCHEMA_VERSION
 from tests.delivery.conftest import rows, until
 from tests.delivery.fakes import Recorder, note
 
@@ -22,16 +22,16 @@ def test_schema_is_versioned_and_the_journal_is_wal(db):
 
 
 def test_full_sync_can_be_chosen(tmp_path):
-    full = StateDB.open(tmp_path, synchronous="full")
+    full = StateDB.open(tmp_path, synchronous="full", schema=SCHEMA)
     assert full.query("PRAGMA synchronous") == [(2,)]
     full.close()
 
 
 def test_reopening_keeps_rows(tmp_path):
-    first = StateDB.open(tmp_path)
+    first = StateDB.open(tmp_path, schema=SCHEMA)
     SqliteOutbox(first).add(note(1), "hook", 5.0)
     first.close()
-    second = StateDB.open(tmp_path)
+    second = StateDB.open(tmp_path, schema=SCHEMA)
     assert rows(second) == [(1, "hook", "pending", 0, "fp1", "")]
     second.close()
 
@@ -39,17 +39,17 @@ def test_reopening_keeps_rows(tmp_path):
 def test_a_corrupt_file_is_a_clear_error_naming_it(tmp_path):
     (tmp_path / DB_FILE).write_bytes(b"this is not a database at all " * 200)
     with pytest.raises(StateError, match=rf"{tmp_path / DB_FILE} is corrupt or not a database"):
-        StateDB.open(tmp_path)
+        StateDB.open(tmp_path, schema=SCHEMA)
 
 
 def test_an_unwritable_state_dir_is_a_clear_error(tmp_path):
     blocker = tmp_path / "state"
     blocker.write_text("a file where the directory should be")
     with pytest.raises(StateError, match=rf"cannot create state directory {blocker}"):
-        StateDB.open(blocker)
+        StateDB.open(blocker, schema=SCHEMA)
     (tmp_path / "d" / DB_FILE).mkdir(parents=True)  # the database path is a directory
     with pytest.raises(StateError, match=rf"{tmp_path / 'd' / DB_FILE}"):
-        StateDB.open(tmp_path / "d")
+        StateDB.open(tmp_path / "d", schema=SCHEMA)
 
 
 def test_a_foreign_or_newer_database_is_refused(tmp_path):
@@ -58,13 +58,13 @@ def test_a_foreign_or_newer_database_is_refused(tmp_path):
     other.commit()
     other.close()
     with pytest.raises(StateError, match="is not an alertbot state database"):
-        StateDB.open(tmp_path)
+        StateDB.open(tmp_path, schema=SCHEMA)
     newer = tmp_path / "newer"
-    db = StateDB.open(newer)
+    db = StateDB.open(newer, schema=SCHEMA)
     db.execute("PRAGMA user_version = 99")
     db.close()
     with pytest.raises(StateError, match="schema 99, newer than this alertbot"):
-        StateDB.open(newer)
+        StateDB.open(newer, schema=SCHEMA)
 
 
 def test_notifications_survive_a_json_round_trip():
