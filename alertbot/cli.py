@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from alertbot import __version__
-from alertbot.cliargs import config_arg
+from alertbot.commands.args import config_arg
 from alertbot.config_load import load_config
 from alertbot.core.errors import AlertbotError, ConfigError
 from alertbot.core.tasks import TaskFailed
@@ -66,14 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_optional(sub: Any) -> None:
-    """Commands that live with their feature (rules: check, test, silence; replay; run)."""
-    from alertbot.notify import commands as notify_commands
-    from alertbot.notify import outbox_commands
-    from alertbot.rules import commands as rule_commands
+    """The commands of the command layer (check, test, silence; plugins, notify-test; outbox)."""
+    from alertbot.commands import notify, outbox, rules
 
-    rule_commands.register(sub)
-    notify_commands.register(sub)
-    outbox_commands.register(sub)
+    rules.register(sub)
+    notify.register(sub)
+    outbox.register(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

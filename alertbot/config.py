@@ -2,112 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator
 
-from alertbot.core.durations import Duration, PositiveDuration
 from alertbot.core.paths import DEFAULT_STATE_DIR
 from alertbot.core.strict import Strict
 from alertbot.jobs import JobsConfig
 from alertbot.notify.config import ConsoleConfig, NotifierConfig
 from alertbot.notify.delivery_config import DeliveryConfig
 from alertbot.rules.config import DefaultsConfig, InhibitRule, Rules
-from alertbot.source.address import SubaccountRef, parse_subaccount
-from alertbot.source.protocol import CANDLE_RESOLUTIONS
+from alertbot.source.config import SourceConfig
 from alertbot.web.config import HttpConfig
-
-NETWORKS = {
-    "mainnet": ("wss://indexer.dydx.trade/v4/ws", "https://indexer.dydx.trade/v4"),
-    "testnet": (
-        "wss://indexer.v4testnet.dydx.exchange/v4/ws",
-        "https://indexer.v4testnet.dydx.exchange/v4",
-    ),
-}
-
-
-def _subaccount(value: Any) -> Any:
-    return value if isinstance(value, SubaccountRef) else parse_subaccount(value)
-
-
-def _parent_subaccount(value: Any) -> Any:
-    return value if isinstance(value, SubaccountRef) else parse_subaccount(value, parent=True)
-
-
-Subaccount = Annotated[SubaccountRef, BeforeValidator(_subaccount)]
-ParentSubaccount = Annotated[SubaccountRef, BeforeValidator(_parent_subaccount)]
-
-
-class BackoffConfig(Strict):
-    """Reconnect delays: capped exponential growth with full jitter."""
-
-    initial: PositiveDuration = 1.0
-    max: PositiveDuration = 120.0
-    multiplier: float = Field(default=2.0, ge=1.0)
-    stable_after: Duration = 30.0  # a connection up this long resets the attempt counter
-
-
-class PollingConfig(Strict):
-    """REST polling while the WebSocket is down."""
-
-    enabled: bool = True
-    after: Duration = 30.0  # socket down this long before polling starts
-    interval: PositiveDuration = 10.0
-
-
-class SourceConfig(Strict):
-    """Where to connect and what to watch."""
-
-    network: Literal["mainnet", "testnet"] = "mainnet"
-    ws_url: str | None = None
-    rest_url: str | None = None
-    subaccounts: list[Subaccount] = []
-    parent_subaccounts: list[ParentSubaccount] = []
-    markets: list[str] = []
-    market_channels: list[Literal["trades", "orderbook"]] = ["trades", "orderbook"]
-    candles: list[Literal[CANDLE_RESOLUTIONS]] = []  # type: ignore[valid-type]  # tuple of literals
-    batched: bool = True
-    silence_timeout: PositiveDuration = 60.0
-    gap_timeout: PositiveDuration = 30.0
-    ping_interval: PositiveDuration = 20.0
-    ping_timeout: PositiveDuration = 20.0
-    open_timeout: PositiveDuration = 10.0
-    max_message_size: int = Field(default=64 * 1024 * 1024, ge=16 * 1024 * 1024)
-    subscribe_rate: float = Field(default=100.0, gt=0)  # subscribe messages/s per connection
-    snapshot_retry: PositiveDuration = 60.0  # cooldown before re-subscribing after a failed fetch
-    rejected_retry: PositiveDuration = 300.0  # new markets can be refused for up to 5 minutes
-    reconcile_interval: Duration = 300.0  # REST reconciliation of accounts; 0 turns it off
-    rest_timeout: PositiveDuration = 10.0
-    reconnect: BackoffConfig = BackoffConfig()
-    polling: PollingConfig = PollingConfig()
-
-    @field_validator("markets")
-    @classmethod
-    def _markets(cls, value: list[str]) -> list[str]:
-        for ticker in value:
-            if not ticker or ticker != ticker.strip() or "/" in ticker:
-                raise ValueError(f"market {ticker!r} is not a ticker such as BTC-USD")
-        return list(dict.fromkeys(value))
-
-    @field_validator("subaccounts", "parent_subaccounts")
-    @classmethod
-    def _unique(cls, value: list[SubaccountRef]) -> list[SubaccountRef]:
-        return list(dict.fromkeys(value))
-
-    @model_validator(mode="after")
-    def _something_to_watch(self) -> SourceConfig:
-        if not (self.subaccounts or self.parent_subaccounts or self.markets):
-            raise ValueError("nothing to watch: list subaccounts, parent_subaccounts or markets")
-        return self
-
-    def urls(self, env: dict[str, str] | None = None) -> tuple[str, str]:
-        """WebSocket and REST URLs after ALERTBOT_WS_URL / ALERTBOT_REST_URL overrides."""
-        env = dict(os.environ) if env is None else env
-        ws_default, rest_default = NETWORKS[self.network]
-        ws = env.get("ALERTBOT_WS_URL") or self.ws_url or ws_default
-        rest = env.get("ALERTBOT_REST_URL") or self.rest_url or rest_default
-        return ws, rest.rstrip("/")
 
 
 def _typed_notifiers(value: Any) -> Any:

@@ -24,9 +24,9 @@ import orjson
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
-from alertbot.config import SourceConfig
 from alertbot.sim import SimSettings, Simulator, load_scenario
 from alertbot.source.client import IndexerSource
+from alertbot.source.config import SourceConfig
 
 ACC = "dydx199tqg4wdlnu4qjlxchpd7seg454937hjrknju4/0"
 MARKETS = ["BTC-USD", "ETH-USD"]

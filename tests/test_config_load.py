@@ -126,7 +126,7 @@ def test_silence_add_from_another_folder_writes_where_run_reads(tmp_path, monkey
 
 
 def test_state_commands_of_a_broken_file_resolve_the_same_folder(tmp_path, monkeypatch) -> None:
-    from alertbot.notify.outbox_commands import state_dir
+    from alertbot.commands.outbox import state_dir
 
     config_file = _store(tmp_path)
     config_file.write_text(config_file.read_text() + "bogus: 1\n")

@@ -1,7 +1,6 @@
-"""The rule engine: pure (event + time in, notifications out), plus its config and commands.
+"""The rule engine: pure (event + time in, notifications out), its config models and checks.
 
-`commands` (check, test, silence) is imported by the CLI directly, not from here, so that
-`alertbot.config` can import the rule models without a cycle.
+Its commands (check, test, silence) live in the command layer, `alertbot.commands.rules`.
 """
 
 from __future__ import annotations

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
 
 from alertbot.rules.conditions import AbsentRule, ChangeRule, CountRule
-from alertbot.rules.config import DefaultsConfig, RuleConfig
+from alertbot.rules.config import DefaultsConfig, RuleConfig, RuleSet
 from alertbot.rules.runtime import EventRule, LevelRule, RuleRuntime, Settings, Sink, rule_mode
-
-if TYPE_CHECKING:
-    from alertbot.config import Config
 
 RUNTIMES: dict[str, type[RuleRuntime]] = {
     "level": LevelRule,
@@ -40,7 +36,7 @@ def settings_for(cfg: RuleConfig, defaults: DefaultsConfig, notifiers: list[str]
     )
 
 
-def build_rule(cfg: RuleConfig, config: Config, sink: Sink) -> RuleRuntime:
+def build_rule(cfg: RuleConfig, config: RuleSet, sink: Sink) -> RuleRuntime:
     """The runtime for one rule (expressions and templates compiled here, once)."""
     settings = settings_for(cfg, config.defaults, list(config.notifiers))
     return RUNTIMES[rule_mode(cfg)](cfg, settings, sink)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
@@ -194,3 +195,30 @@ DEFAULT_INHIBIT = (
 
 
 Rules = list[RuleConfig]  # unique names are checked with the other cross-key rules (validate.py)
+
+
+class RuleSet(Protocol):
+    """What the engine reads of a config: `alertbot.config.Config` has it (rules never import it).
+
+    Read-only attributes, so the frozen pydantic Config (and any test double) satisfies it.
+    """
+
+    @property
+    def defaults(self) -> DefaultsConfig:
+        """Values every rule inherits."""
+        ...
+
+    @property
+    def rules(self) -> Sequence[RuleConfig]:
+        """The rules, in file order."""
+        ...
+
+    @property
+    def inhibit(self) -> Sequence[InhibitRule] | None:
+        """Inhibit rules; None means the documented default."""
+        ...
+
+    @property
+    def notifiers(self) -> Mapping[str, Any]:
+        """Configured notifiers by name (rules use the names only)."""
+        ...

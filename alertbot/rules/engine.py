@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from alertbot.core.errors import ConfigError, Problem
 from alertbot.core.events import KINDS
 from alertbot.core.model import RESOLVED, AlertChange, AlertSummary, Event, Notification
 from alertbot.rules.build import build_rule, digest
-from alertbot.rules.config import DEFAULT_INHIBIT, expand_kinds
+from alertbot.rules.config import DEFAULT_INHIBIT, RuleSet, expand_kinds
 from alertbot.rules.grouping import Grouper, Member
 from alertbot.rules.inhibit import Inhibitor
 from alertbot.rules.lifecycle import FIRING, INACTIVE, Alert
@@ -20,9 +20,6 @@ from alertbot.rules.runtime import INF, RuleRuntime, RuleStats
 from alertbot.rules.silences import SilenceStore
 from alertbot.rules.validate import semantic_problems
 from alertbot.state.api import RuleStateChange, StateChanges
-
-if TYPE_CHECKING:
-    from alertbot.config import Config
 
 __all__ = ["AlertSummary", "AlertView", "Engine", "Notification"]
 
@@ -44,7 +41,7 @@ class AlertView:
 class Engine:
     """Rules indexed by event kind; alert lifecycles, grouping, silences and inhibition."""
 
-    def __init__(self, config: Config, *, silences: SilenceStore | None = None) -> None:
+    def __init__(self, config: RuleSet, *, silences: SilenceStore | None = None) -> None:
         problems = semantic_problems(config)
         if problems:
             raise ConfigError([Problem("rules", 0, 0, key, msg) for key, msg in problems])

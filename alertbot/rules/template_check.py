@@ -5,21 +5,17 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from alertbot.core.errors import AlertbotError
 from alertbot.core.located import Path
 from alertbot.core.model import Event
 from alertbot.rules.build import NullSink, build_rule
-from alertbot.rules.config import RuleConfig, expand_kinds
+from alertbot.rules.config import RuleConfig, RuleSet, expand_kinds
 from alertbot.rules.lifecycle import Alert
 from alertbot.rules.render import context
 from alertbot.rules.runtime import RuleRuntime, fingerprint, key_of
 from alertbot.rules.samples import AT, SAMPLES, sample_event
 from alertbot.rules.templates import Template, UndefinedVariable, environment
-
-if TYPE_CHECKING:
-    from alertbot.config import Config
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +52,7 @@ def resolves_on_own_kinds(rt: RuleRuntime) -> bool:
     return True  # count and change by time or value, absent by a sign of life
 
 
-def template_problems(rule: RuleConfig, config: Config) -> list[tuple[Path, str]]:
+def template_problems(rule: RuleConfig, config: RuleSet) -> list[tuple[Path, str]]:
     """(path below the rule, message) for each template that cannot render somewhere."""
     try:
         rt = build_rule(rule, config, NullSink())

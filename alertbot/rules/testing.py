@@ -11,14 +11,13 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError
 
-from alertbot.config import Config
 from alertbot.core.durations import Duration
 from alertbot.core.errors import ConfigError, Problem
 from alertbot.core.events import KINDS
 from alertbot.core.located import load_located, problems_from_validation
 from alertbot.core.model import Event, Notification
 from alertbot.core.strict import Strict
-from alertbot.rules.config import FieldName
+from alertbot.rules.config import FieldName, RuleSet
 from alertbot.rules.engine import Engine
 from alertbot.rules.samples import AT, sample_event
 from alertbot.rules.silences import SilenceStore
@@ -112,7 +111,7 @@ def load_tests(path: str | os.PathLike[str]) -> TestFile:
     return tests
 
 
-def run_case(config: Config, case: Case, start: float, default_tick: float) -> CaseResult:
+def run_case(config: RuleSet, case: Case, start: float, default_tick: float) -> CaseResult:
     """Replay the case's events through a fresh engine on a simulated clock; compare."""
     store = SilenceStore()
     for s in case.silences:
@@ -177,7 +176,7 @@ def _lines(items: list[dict[str, Any]]) -> list[str]:
     return text.splitlines()
 
 
-def run_file(config: Config, path: str | os.PathLike[str]) -> list[CaseResult]:
+def run_file(config: RuleSet, path: str | os.PathLike[str]) -> list[CaseResult]:
     """Every case of a tests file."""
     tests = load_tests(path)
     return [run_case(config, case, tests.start, tests.tick) for case in tests.tests]

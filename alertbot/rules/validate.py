@@ -6,17 +6,13 @@ import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING
 
 from alertbot.core.located import Path, dotted
-from alertbot.rules.config import RuleConfig, expand_kinds
+from alertbot.rules.config import RuleConfig, RuleSet, expand_kinds
 from alertbot.rules.expr import compile_expression
 from alertbot.rules.runtime import rule_mode
 from alertbot.rules.samples import known_fields
 from alertbot.rules.template_check import template_problems
-
-if TYPE_CHECKING:
-    from alertbot.config import Config
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,13 +24,13 @@ class Finding:
     warning: bool = False
 
 
-def semantic_problems(config: Config) -> list[tuple[str, str]]:
+def semantic_problems(config: RuleSet) -> list[tuple[str, str]]:
     """Errors only, as (dotted key, message): what the engine refuses to start with."""
     return [(dotted(f.path), f.message) for f in findings(config) if not f.warning]
 
 
 def findings(
-    config: Config,
+    config: RuleSet,
     *,
     rules: list[tuple[int, RuleConfig]] | None = None,
     rule_names: list[str] | None = None,
@@ -66,7 +62,7 @@ def findings(
 
 
 def _rule_findings(
-    at: Path, rule: RuleConfig, config: Config, notifiers: list[str]
+    at: Path, rule: RuleConfig, config: RuleSet, notifiers: list[str]
 ) -> list[Finding]:
     out = list(_notify_names((*at, "notify"), rule.notify, notifiers))
     kinds = expand_kinds(rule.on)

@@ -17,12 +17,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from alertbot import __version__
-from alertbot.config import SourceConfig
 from alertbot.core.backoff import Backoff
 from alertbot.core.durations import format_duration
 from alertbot.core.model import Event
 from alertbot.core.tasks import Tasks
 from alertbot.source.buffer import EventBuffer
+from alertbot.source.config import SourceConfig
 from alertbot.source.connstate import Action
 from alertbot.source.feed import Feed
 from alertbot.source.normalize import Normalizer

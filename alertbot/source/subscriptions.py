@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from alertbot.config import SourceConfig
+from alertbot.source.config import SourceConfig
 from alertbot.source.protocol import CAPS
 
 NO_ID_CHANNELS = frozenset({"v4_markets", "v4_block_height"})

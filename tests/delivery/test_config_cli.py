@@ -6,9 +6,9 @@ import argparse
 
 import pytest
 
+from alertbot.commands import outbox as outbox_commands
 from alertbot.config_load import parse_config
 from alertbot.core.errors import ConfigError
-from alertbot.notify import outbox_commands
 from alertbot.state import StateError, open_state
 from alertbot.state.api import DEAD
 from tests.delivery.fakes import note

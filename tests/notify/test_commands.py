@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from alertbot.commands.notify import register
 from alertbot.core.errors import AlertbotError
-from alertbot.notify.commands import register
 from tests.notify.fakes import FakeHttp
 
 SECRET = "tok-3f9a8b7c6d5e"

@@ -11,10 +11,10 @@ import httpx
 import orjson
 import pytest
 
-from alertbot.config import SourceConfig
 from alertbot.core.model import Event
 from alertbot.sim import SimSettings, Simulator, load_scenario
 from alertbot.source.client import IndexerSource
+from alertbot.source.config import SourceConfig
 
 ACC = "dydx199tqg4wdlnu4qjlxchpd7seg454937hjrknju4/0"
 TIMEOUT = 8.0

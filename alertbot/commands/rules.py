@@ -11,7 +11,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from alertbot.cliargs import config_arg
+from alertbot.commands.args import config_arg
 from alertbot.config_load import check_file, summary
 from alertbot.core.durations import format_duration, parse_duration
 from alertbot.core.errors import ConfigError

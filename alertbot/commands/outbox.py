@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from alertbot.cliargs import config_arg
+from alertbot.commands.args import config_arg
 from alertbot.core.durations import format_duration
 from alertbot.core.paths import state_dir_of
 from alertbot.state import DB_FILE, open_state

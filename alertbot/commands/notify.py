@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from alertbot.cliargs import config_arg
+from alertbot.commands.args import config_arg
 from alertbot.config import Config
 from alertbot.config_load import load_config
 from alertbot.core.errors import AlertbotError
