@@ -4,11 +4,12 @@ bench/structure.py, which measures it)."""
 from __future__ import annotations
 
 import ast
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE = "alertbot"
-ROOT = Path(__file__).resolve().parent.parent / PACKAGE
+ROOT = Path(os.environ.get("ALERTBOT_TREE", Path(__file__).resolve().parent.parent)) / PACKAGE
 
 
 @dataclass(frozen=True, slots=True)
