@@ -9,7 +9,7 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,8 +27,9 @@ from alertbot.notify.base import Notifier
 from alertbot.notify.builtin.console import ConsoleNotifier
 from alertbot.notify.delivery import Delivery
 from alertbot.plugins import Plugins, make_plugin_manager, plugins_path
-from alertbot.reload import content_hash, failure_notice, reload
+from alertbot.reload import Reloaded, commit, content_hash, failure_notice, prepare
 from alertbot.rules.engine import Engine
+from alertbot.rules.runtime import RuleStats
 from alertbot.rules.silences import KEEP_EXPIRED, SilenceStore
 from alertbot.source.client import IndexerSource
 from alertbot.state import StateStore, open_state
@@ -40,6 +41,7 @@ log = logging.getLogger("alertbot")
 TICK = 0.5  # engine timers (for, absence, repeat, group flushes) resolve to this
 WATCH = 2.0  # how often the config file is checked for changes
 EXIT_FORCED = 130
+RELOAD_TIMEOUT = 10.0  # validating a new config longer than this refuses it
 
 
 class App:
@@ -86,6 +88,8 @@ class App:
         self.web: WebServer | None = None
         self.ready = asyncio.Event()  # set once everything started (tests, embedding programs)
         self.job_failures = 0
+        self._reloading = asyncio.Lock()  # one reload at a time (SIGHUP and the file watch)
+        self._reload_tasks: set[asyncio.Task[bool]] = set()
 
     def stop(self) -> None:
         """Ask the app to stop (SIGINT/SIGTERM); a second request forces the exit at once.
@@ -99,10 +103,24 @@ class App:
         log.info("stopping: source, then delivery (draining), then state")
         self._stop.set()
 
-    def reload(self) -> bool:
-        """Re-read the config (SIGHUP or a file change); keep the old rules if it is invalid."""
-        seen = self._config_seen = content_hash(self.config_path)
-        result = reload(self.config_path, self.config, self.engine, self.silences, self._env)
+    async def reload(self) -> bool:
+        """Re-read the config (SIGHUP or a file change); keep the old rules if it is invalid.
+
+        Validation runs in a worker thread, bounded by RELOAD_TIMEOUT: the event loop keeps
+        evaluating events with the old rules meanwhile, whatever the file holds.
+        """
+        async with self._reloading:
+            seen = self._config_seen = content_hash(self.config_path)
+            work = asyncio.to_thread(prepare, self.config_path, self.silences, self._env)
+            try:
+                prepared = await asyncio.wait_for(work, RELOAD_TIMEOUT)
+            except TimeoutError:
+                late = f"validating {self.config_path} took longer than {RELOAD_TIMEOUT:g}s"
+                prepared = Reloaded(None, None, [late], [])
+            result = commit(prepared, self.config, self.engine)
+            return self._reloaded(result, seen)
+
+    def _reloaded(self, result: Reloaded, seen: str) -> bool:
         if result.config is None or result.engine is None:
             for problem in result.problems:
                 log.error("reload refused: %s", problem)
@@ -120,10 +138,16 @@ class App:
         log.info("reloaded %s: %d rules", self.config_path, len(self.engine.rules))
         return True
 
+    def _reload_soon(self) -> None:
+        """SIGHUP: reload in a task of its own (a signal handler cannot await)."""
+        task = asyncio.create_task(self.reload(), name="alertbot-reload")
+        self._reload_tasks.add(task)
+        task.add_done_callback(self._reload_tasks.discard)
+
     async def _watch_file(self) -> None:
         """A scheduler job: reload when the file's content changed (editors, ConfigMap updates)."""
         if content_hash(self.config_path) != self._config_seen:
-            self.reload()
+            await self.reload()
 
     async def run(self) -> None:
         """Run until stop() or a signal; start-up errors raise before anything runs.
@@ -178,7 +202,7 @@ class App:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop)
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGHUP, self.reload)
+            loop.add_signal_handler(signal.SIGHUP, self._reload_soon)
         scheduler = AsyncIOScheduler(event_loop=loop)
         scheduler.add_job(
             self._watch_file, "interval", seconds=WATCH, id="config-watch", coalesce=True
@@ -365,6 +389,8 @@ class App:
             latency=self.latency.snapshot(),
             problems=source.problems.total if source else 0,
             job_failures=self.job_failures,
+            rule_failures=_rule_failures(self.engine.stats),
+            rules_disabled=len(self.engine.disabled),
         )
 
 
@@ -397,3 +423,17 @@ def _listing(what: str, items: list[str], shown: int = 5) -> str:
         f", +{len(items) - shown} more" if len(items) > shown else ""
     )
     return f"{len(items)} {what}{'s' if len(items) != 1 else ''} ({head})"
+
+
+def _rule_failures(stats: Mapping[str, RuleStats]) -> dict[tuple[str, str], int]:
+    """(rule, reason) -> failed evaluations, for /metrics (zero counts left out)."""
+    out: dict[tuple[str, str], int] = {}
+    for rule, s in stats.items():
+        for reason, count in (
+            ("missing_field", s.missing_field),
+            ("error", s.errors),
+            ("over_budget", s.over_budget),
+        ):
+            if count:
+                out[(rule, reason)] = count
+    return out

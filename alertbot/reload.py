@@ -37,24 +37,33 @@ def content_hash(path: Path) -> str:
         return f"unreadable: {exc.strerror}"
 
 
-def reload(
-    path: Path, current: Config, engine: Engine, silences: SilenceStore, env: dict[str, str]
-) -> Reloaded:
-    """Validate `path`; on success build a new engine carrying the state of unchanged rules."""
+def prepare(path: Path, silences: SilenceStore, env: dict[str, str]) -> Reloaded:
+    """Validate `path` and build a fresh engine; safe off the event loop (it touches no state).
+
+    The one loading path bounds the work (YAML, expression and template limits), so this ends
+    in milliseconds even for a hostile file; the caller still runs it in a worker thread.
+    """
     try:
         config = load_config(path, env=env)
-        new_engine = Engine(config, silences=silences)
+        engine = Engine(config, silences=silences)
     except ConfigError as exc:
         return Reloaded(None, None, [str(p) for p in exc.problems], [])
     except AlertbotError as exc:
         return Reloaded(None, None, [str(exc)], [])
-    new_engine.take_over(engine)
+    return Reloaded(config, engine, [], [])
+
+
+def commit(prepared: Reloaded, current: Config, engine: Engine) -> Reloaded:
+    """On the event loop: the new engine takes over the state of unchanged rules."""
+    if prepared.config is None or prepared.engine is None:
+        return prepared
+    prepared.engine.take_over(engine)
     changed = [
         key
         for key in type(current).model_fields
-        if key not in LIVE_SECTIONS and getattr(config, key) != getattr(current, key)
+        if key not in LIVE_SECTIONS and getattr(prepared.config, key) != getattr(current, key)
     ]
-    return Reloaded(config, new_engine, [], changed)
+    return Reloaded(prepared.config, prepared.engine, [], changed)
 
 
 def failure_notice(

@@ -52,7 +52,7 @@ async def test_a_reload_carries_alert_state(sim, sink, tmp_path):
     async with running(path) as run:
         await until(lambda: sink.requests, "account-seen firing")
         write_config(path, sim, sink.url(), WATCH + FILLS)  # an unrelated rule is added
-        assert run.app.reload()
+        assert await run.app.reload()
         sim.fill_order(sim.place_order(ACC, "BTC-USD", "BUY", 0.01, 59900))  # account events
         await until(lambda: ("fill-seen", "firing") in rules_of(sink.requests), "the new rule")
         await until(lambda: run.app.events["account"] >= 3, "account events after the reload")

@@ -30,6 +30,7 @@ class Located:
     problems: list[Problem] = field(default_factory=list)
     secrets: set[str] = field(default_factory=set)
     bad: set[Path] = field(default_factory=set)  # paths already reported; no second error there
+    values: int = 0  # values built so far (aliases expanded): bounded by MAX_VALUES
 
     def reported(self, path: Path) -> bool:
         """True when a problem was already reported at `path` or a parent of it."""
@@ -59,10 +60,31 @@ def dotted(path: Path) -> str:
     return out
 
 
+MAX_TEXT = 1_000_000  # characters of a YAML file (a real rules file is a few KB)
+MAX_VALUES = 100_000  # values once aliases are expanded (an alias bomb expands to billions)
+MAX_NESTING = 50  # levels of mappings and lists
+
+
+class _TooLarge(Exception):
+    """The document grows past a limit while it is built."""
+
+    def __init__(self, path: Path, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 def load_located(text: str, file: str, *, env: dict[str, str] | None = None) -> Located:
-    """Parse YAML safely; collect syntax, duplicate-key and missing-${ENV} problems, never raise."""
+    """Parse YAML safely and within limits; collect every problem, never raise.
+
+    Limits: MAX_TEXT characters, MAX_VALUES values after alias expansion and MAX_NESTING
+    levels, so a hostile file (an alias bomb, a deep nest) costs milliseconds, not the process.
+    """
     env = dict(os.environ) if env is None else env
     loc = Located(file=file, data=None)
+    if len(text) > MAX_TEXT:
+        message = f"the file has {len(text):,} characters, more than the {MAX_TEXT:,} allowed"
+        loc.problems.append(Problem(file, 0, 0, "", message))
+        return loc
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -71,10 +93,18 @@ def load_located(text: str, file: str, *, env: dict[str, str] | None = None) -> 
         reason = getattr(exc, "problem", None) or str(exc)
         loc.problems.append(Problem(file, line, col, "", f"YAML syntax error: {reason}"))
         return loc
+    except RecursionError:
+        message = f"the file nests deeper than {MAX_NESTING} levels"
+        loc.problems.append(Problem(file, 0, 0, "", message))
+        return loc
     if node is None:
         loc.data = {}
         return loc
-    loc.data = _build(node, (), loc, env)
+    try:
+        loc.data = _build(node, (), loc, env)
+    except _TooLarge as exc:
+        loc.data = None
+        loc.problems.append(loc.problem(exc.path[:1], str(exc)))  # the top-level key
     return loc
 
 
@@ -85,6 +115,15 @@ _SAFE_TAGS = {
 
 
 def _build(node: yaml.Node, path: Path, loc: Located, env: dict[str, str]) -> Any:
+    loc.values += 1
+    if loc.values > MAX_VALUES:
+        message = (
+            f"the file expands to more than {MAX_VALUES:,} values; "
+            "YAML aliases (&name / *name) repeated inside each other?"
+        )
+        raise _TooLarge(path, message)
+    if len(path) > MAX_NESTING:
+        raise _TooLarge(path, f"nested deeper than {MAX_NESTING} levels")
     loc.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if node.tag not in _SAFE_TAGS:
         loc.problems.append(loc.problem(path, f"YAML tag {node.tag!r} is not allowed here"))

@@ -59,3 +59,6 @@ class NullSink:
 
     def wake(self, at: float) -> None:
         """Ignore."""
+
+    def disable(self, rule: RuleRuntime, reason: str) -> None:
+        """Ignore."""

@@ -9,18 +9,19 @@ from typing import Any
 
 from alertbot.core.errors import ConfigError, Problem
 from alertbot.core.events import KINDS
-from alertbot.core.model import RESOLVED, AlertChange, AlertSummary, Event, Notification
+from alertbot.core.model import RESOLVED, AlertChange, AlertSummary, Event, Notification, notice
 from alertbot.rules.build import build_rule, digest
 from alertbot.rules.config import DEFAULT_INHIBIT, RuleSet, expand_kinds
 from alertbot.rules.grouping import Grouper, Member
 from alertbot.rules.inhibit import Inhibitor
 from alertbot.rules.lifecycle import FIRING, INACTIVE, Alert
 from alertbot.rules.render import notification, summarize
-from alertbot.rules.runtime import INF, RuleRuntime, RuleStats
+from alertbot.rules.runtime import INF, MAX_STRIKES, RuleRuntime, RuleStats
 from alertbot.rules.silences import SilenceStore
 from alertbot.rules.validate import semantic_problems
 from alertbot.state.api import RuleStateChange, StateChanges
 
+DISABLED = "alertbot-rule-disabled"  # the notice a disabled rule sends
 __all__ = ["AlertSummary", "AlertView", "Engine", "Notification"]
 
 
@@ -60,6 +61,8 @@ class Engine:
         self._grouper = Grouper()
         self._wake = INF
         self._started = False
+        self.disabled: dict[str, str] = {}  # rule -> why it was switched off (over budget)
+        self._disabling: list[tuple[RuleRuntime, str]] = []  # told at the next process/tick
         self._carried: list[RuleStateChange] = []  # forgets and a replaced engine's changes
         self._carried_history: list[AlertChange] = []
 
@@ -84,6 +87,34 @@ class Engine:
         if at < self._wake:
             self._wake = at
 
+    def disable(self, rule: RuleRuntime, reason: str) -> None:
+        """Stop evaluating a rule that keeps going over budget; one notice says so.
+
+        It stays off until the rules are reloaded or alertbot restarts. Taking it out of the
+        index costs the hot path nothing.
+        """
+        if rule.name in self.disabled:
+            return
+        self.disabled[rule.name] = reason
+        self._by_kind = {k: tuple(r for r in v if r is not rule) for k, v in self._by_kind.items()}
+        self._resolvers = {
+            k: tuple(r for r in v if r is not rule) for k, v in self._resolvers.items()
+        }
+        self._disabling.append((rule, reason))
+
+    def _disabled_notices(self, now: float) -> list[Notification]:
+        out = []
+        for rule, reason in self._disabling:
+            title = f"Rule {rule.name} disabled: its condition went over budget"
+            message = (
+                f"{reason} on {MAX_STRIKES} events; the rule is skipped until the rules are "
+                "reloaded or alertbot restarts. Fix its `when` / `resolve_when`."
+            )
+            notify, labels = rule.settings.notify, {"rule": rule.name}
+            out.append(notice(DISABLED, "error", title, message, notify, now, labels))
+        self._disabling.clear()
+        return out
+
     # -- the API ---------------------------------------------------------------------------
 
     def process(self, event: Event, now: float) -> list[Notification]:
@@ -101,6 +132,8 @@ class Engine:
             rt.resolve_by(event, now)
         if self._grouper.next_due <= now:
             out.extend(self._flush(now))
+        if self._disabling:
+            out.extend(self._disabled_notices(now))
         return out
 
     def next_due(self) -> float:
@@ -114,6 +147,8 @@ class Engine:
         out = self._advance(now)
         horizon = max((rt.settings.group_interval for rt in self.rules), default=0.0)
         self._grouper.forget_idle(now, horizon + 1.0)
+        if self._disabling:
+            out.extend(self._disabled_notices(now))
         return out
 
     def active_alerts(self) -> list[AlertView]:

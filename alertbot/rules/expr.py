@@ -14,40 +14,78 @@ MAX_LENGTH = 1000  # characters of source
 MAX_NODES = 200  # AST nodes
 MAX_DEPTH = 20  # nesting of the AST
 MAX_EXPONENT = 100  # largest literal exponent in `a ** n`
-MAX_SEQUENCE = 10_000  # longest string or list `*` may build at run time
+MAX_CELLS = 100_000  # values a string or list may hold at run time, counted through nesting
 
 
 class ExpressionError(AlertbotError, ValueError):
     """An expression is not in the allowed subset; the message says what to write instead."""
 
 
+class OverBudget(ValueError):
+    """An evaluation would build a value larger than MAX_CELLS: stopped before it is built.
+
+    Expressions have no loops (the AST subset has none) and at most MAX_NODES parts, so the
+    steps are bounded; this bounds the size of the values those steps may build.
+    """
+
+
+def cells(value: Any, limit: int = MAX_CELLS) -> int:
+    """How much a value holds: characters of text, items of lists counted through nesting.
+
+    Stops counting once past `limit`, so measuring a huge (shared) structure stays cheap.
+    """
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, list | tuple | dict):
+        items = value.values() if isinstance(value, dict) else value
+        total = len(value)
+        for item in items:
+            if total > limit:
+                break
+            if isinstance(item, str | list | tuple | dict):
+                total += cells(item, limit - total)
+        return total
+    return 1
+
+
+def _bounded(value: Any, what: str) -> Any:
+    if cells(value) > MAX_CELLS:
+        raise OverBudget(f"{what} would hold more than {MAX_CELLS:,} values")
+    return value
+
+
+def _str(value: Any) -> str:
+    """`str(x)` that refuses to spell out a huge structure."""
+    return str(_bounded(value, "str()"))
+
+
 def _lower(text: Any) -> str:
-    return str(text).lower()
+    return _str(text).lower()
 
 
 def _upper(text: Any) -> str:
-    return str(text).upper()
+    return _str(text).upper()
 
 
 def _startswith(text: Any, prefix: Any) -> bool:
-    return str(text).startswith(str(prefix))
+    return _str(text).startswith(_str(prefix))
 
 
 def _endswith(text: Any, suffix: Any) -> bool:
-    return str(text).endswith(str(suffix))
+    return _str(text).endswith(_str(suffix))
 
 
 _NUMBERS = (float, int)
 
 
 def _mul(a: Any, b: Any) -> Any:
-    """`a * b` that refuses to build huge strings or lists."""
+    """`a * b` that refuses to build huge strings or lists (nested ones counted in full)."""
     if a.__class__ in _NUMBERS and b.__class__ in _NUMBERS:
         return a * b  # the common case, first
     for seq, n in ((a, b), (b, a)):
         sized = isinstance(seq, str | list | tuple) and isinstance(n, int)
-        if sized and n * len(seq) > MAX_SEQUENCE:
-            raise ValueError("sequence repetition too large")
+        if sized and n * cells(seq) > MAX_CELLS:
+            raise OverBudget(f"repetition would hold more than {MAX_CELLS:,} values")
     return a * b
 
 
@@ -73,7 +111,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "len": len,
     "float": float,
     "int": int,
-    "str": str,
+    "str": _str,
     "lower": _lower,
     "upper": _upper,
     "startswith": _startswith,

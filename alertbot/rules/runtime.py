@@ -15,7 +15,7 @@ from alertbot.core.durations import format_duration
 from alertbot.core.events import natural_key
 from alertbot.core.model import AlertChange, Event, Severity
 from alertbot.rules.config import FlappingConfig, RuleConfig, expand_kinds
-from alertbot.rules.expr import _GLOBALS, compile_expression
+from alertbot.rules.expr import _GLOBALS, OverBudget, compile_expression
 from alertbot.rules.lifecycle import FIRING, INACTIVE, PENDING, Alert, Key, Lifecycle
 from alertbot.rules.templates import Template
 
@@ -34,6 +34,7 @@ STATE_KINDS = frozenset(
     {"account", "market", "orderbook", "position.changed", "candle", "source.polling"}
 )
 HISTORY_MAX = 10_000  # transitions kept per rule until drained (replays never drain)
+MAX_STRIKES = 3  # evaluations over budget before a rule is disabled (with one notice)
 DEFAULT_TITLE = "{{ alert.rule }}{% if alert.label_text %} on {{ alert.label_text }}{% endif %}"
 
 
@@ -43,6 +44,7 @@ class Sink(Protocol):
     def transition(self, rule: RuleRuntime, alert: Alert, status: str, now: float) -> None: ...
     def occurrence(self, rule: RuleRuntime, alert: Alert, now: float) -> None: ...
     def wake(self, at: float) -> None: ...
+    def disable(self, rule: RuleRuntime, reason: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,7 @@ class RuleStats:
     matched: int = 0  # events for which `when` held
     missing_field: int = 0  # evaluations that hit a missing field (condition taken as false)
     errors: int = 0  # evaluations that raised anything else (condition taken as false)
+    over_budget: int = 0  # evaluations stopped by the size budget (the event is skipped)
     duplicates: int = 0  # one-offs already notified for the same identity
     notifications: int = 0  # alerts included in emitted notifications
     suppressed: int = 0  # alerts held back by a silence or an inhibition
@@ -175,6 +178,11 @@ class RuleRuntime:
         if isinstance(exc, NameError):
             self.stats.missing_field += 1
             self._warn_once(str(exc.name), "field {} is missing from the event")
+        elif isinstance(exc, OverBudget):
+            self.stats.over_budget += 1
+            self._warn_once("OverBudget", f"evaluation over budget ({exc})")
+            if self.stats.over_budget >= MAX_STRIKES:
+                self.sink.disable(self, str(exc))
         else:
             self.stats.errors += 1
             self._warn_once(type(exc).__name__, f"evaluation failed ({exc})")

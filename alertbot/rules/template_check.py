@@ -30,7 +30,7 @@ class Situation:
 def situations(rt: RuleRuntime) -> Iterator[Situation]:
     """Firing on each `on` kind, resolved on each `on` and `resolve_on` kind; absent: labels."""
     for kind in rt.kinds:
-        yield Situation("firing", sample_event(kind), f"when firing on a {kind} event")
+        yield Situation("firing", sample_event(kind), f"when firing on {_a(kind)} event")
     if rt.mode == "absent":  # the identity was restored from state, or never seen at all
         sample = SAMPLES[rt.kinds[0]]
         labels = {f: sample[f] for f in rt.label_fields if f in sample}
@@ -38,9 +38,14 @@ def situations(rt: RuleRuntime) -> Iterator[Situation]:
         yield Situation("firing", Event(rt.kinds[0], AT, labels, -1), words)
     if resolves_on_own_kinds(rt):
         for kind in rt.kinds:
-            yield Situation("resolved", sample_event(kind), f"when resolved on a {kind} event")
+            yield Situation("resolved", sample_event(kind), f"when resolved on {_a(kind)} event")
     for kind in expand_kinds(rt.cfg.resolve_on or ()):
-        yield Situation("resolved", sample_event(kind), f"when resolved by a {kind} event")
+        yield Situation("resolved", sample_event(kind), f"when resolved by {_a(kind)} event")
+
+
+def _a(kind: str) -> str:
+    """`an account`, `a fill`: the article for an event kind."""
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
 
 
 def resolves_on_own_kinds(rt: RuleRuntime) -> bool:

@@ -11,33 +11,59 @@ from jinja2 import StrictUndefined, TemplateError, UndefinedError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing as _MISSING
 
-from alertbot.core.errors import AlertbotError
+from alertbot.rules.template_limits import (
+    TemplateProblem,
+    bound,
+    check_arguments,
+    check_format,
+    check_replace,
+    collect,
+    loop_budget,
+)
 
 MAX_TEMPLATE = 4000  # characters of template source
 MAX_OUTPUT = 4000  # characters of rendered text kept (Telegram's limit is 4096)
 MAX_REPEAT = 10_000  # longest string or list `*` may build
 
 
-class TemplateProblem(AlertbotError, ValueError):
-    """A template is malformed or uses something the sandbox forbids."""
-
-
 class _Sandbox(ImmutableSandboxedEnvironment):
-    """Sandbox that also bounds `*` and `**`, the two operators that can exhaust memory or CPU."""
+    """Jinja's immutable sandbox, bounded: what a template builds and how long it runs.
 
-    intercepted_binops = frozenset({"*", "**"})
+    `*` and `**`, `%` and `str.format` width specs, every call's numeric arguments, `range`
+    (counted against a per-render loop budget) and the output are capped, so no template can
+    exhaust memory or the CPU (see template_limits.py).
+    """
+
+    intercepted_binops = frozenset({"*", "**", "%"})
 
     def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
-        """Refuse huge repetitions and exponents; everything else as usual."""
+        """Refuse huge repetitions, exponents and format widths; everything else as usual."""
         if operator_ == "**":
             if not isinstance(right, int | float) or abs(right) > 100:
                 raise TemplateProblem("exponent too large in template")
             return float(left) ** right
+        if operator_ == "%":
+            if isinstance(left, str):
+                check_format(left)
+            return operator.mod(left, right)
         for seq, n in ((left, right), (right, left)):
             sized = isinstance(seq, str | list | tuple) and isinstance(n, int)
             if sized and n * len(seq) > MAX_REPEAT:
                 raise TemplateProblem("repetition too large in template")
         return operator.mul(left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        """Every call from a template: sizes, `str.format` widths and `replace` bounded."""
+        name = getattr(__obj, "__name__", "")
+        check_arguments(name, args, kwargs)
+        # jinja hands str.format over wrapped (functools.update_wrapper keeps __wrapped__)
+        text = getattr(getattr(__obj, "__wrapped__", __obj), "__self__", None)
+        if isinstance(text, str):
+            if name in ("format", "format_map"):
+                check_format(text)
+            elif name == "replace" and len(args) >= 2:
+                check_replace(text, args[0], args[1])
+        return super().call(__context, __obj, *args, **kwargs)
 
 
 class UndefinedVariable(UndefinedError):
@@ -76,6 +102,7 @@ def environment() -> _Sandbox:
     env = _Sandbox(undefined=NamedUndefined, autoescape=False, keep_trailing_newline=False)
     env.filters["pct"] = lambda value, digits=2: f"{float(value) * 100:.{int(digits)}f}%"
     env.filters["usd"] = lambda value, digits=2: f"{float(value):,.{int(digits)}f} USD"
+    bound(env)
     return env
 
 
@@ -100,8 +127,12 @@ class Template:
         return frozenset(meta.find_undeclared_variables(environment().parse(self.source)))
 
     def render_strict(self, context: Mapping[str, Any]) -> str:
-        """Rendered text; raises on undefined names or sandbox violations (used by `check`)."""
-        return self._compiled.render(context)[:MAX_OUTPUT]
+        """Rendered text; raises on undefined names or sandbox violations (used by `check`).
+
+        Rendering stops once MAX_OUTPUT characters are out, under a fresh loop budget.
+        """
+        with loop_budget():
+            return collect(self._compiled.generate(context), MAX_OUTPUT)
 
 
 def check_template(source: Any) -> str:

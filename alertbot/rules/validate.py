@@ -9,9 +9,9 @@ from fnmatch import fnmatchcase
 
 from alertbot.core.located import Path, dotted
 from alertbot.rules.config import RuleConfig, RuleSet, expand_kinds
-from alertbot.rules.expr import compile_expression
+from alertbot.rules.expr import OverBudget, compile_expression
 from alertbot.rules.runtime import rule_mode
-from alertbot.rules.samples import known_fields
+from alertbot.rules.samples import known_fields, sample_event
 from alertbot.rules.template_check import template_problems
 
 
@@ -71,6 +71,7 @@ def _rule_findings(
         source = getattr(rule, key)
         if source is not None:
             out.extend(_unknown_fields((*at, key), source, fields, kinds))
+            out.extend(_over_budget((*at, key), source, kinds))
     for j, name in enumerate(rule.group_by or ()):
         if name not in fields and name != "conn":
             out.append(Finding((*at, "group_by", j), _unknown(name, fields, kinds)))
@@ -79,6 +80,19 @@ def _rule_findings(
     out.extend(_combinations(at, rule, kinds))
     out.extend(Finding((*at, *p), m) for p, m in template_problems(rule, config))
     return out
+
+
+def _over_budget(at: Path, source: str, kinds: tuple[str, ...]) -> Iterator[Finding]:
+    """A condition that goes over the evaluation budget on a sample event cannot be meant."""
+    expression = compile_expression(source)
+    for kind in kinds:
+        try:
+            expression.evaluate(sample_event(kind).data)
+        except OverBudget as exc:
+            yield Finding(at, f"over the evaluation budget on a sample {kind} event: {exc}")
+            return
+        except Exception:
+            continue
 
 
 def _notify_names(at: Path, names: list[str] | None, notifiers: list[str]) -> Iterator[Finding]:

@@ -82,6 +82,19 @@ def _counters(snap: Snapshot) -> Iterator[Metric]:
     yield _counter("alertbot_gaps", "Message-id gaps detected on the feed.", snap.gaps)
     yield _counter("alertbot_skipped_frames", "Malformed frames and items skipped.", snap.problems)
     yield _counter("alertbot_job_failures", "Scheduled job runs that failed.", snap.job_failures)
+    yield _labelled(
+        CounterMetricFamily(
+            "alertbot_rule_evaluation_failures",
+            "Rule evaluations that failed (condition taken as false, or event skipped).",
+            labels=["rule", "reason"],
+        ),
+        snap.rule_failures.items(),
+    )
+    yield _gauge(
+        "alertbot_rules_disabled",
+        "Rules switched off for going over their evaluation budget (until reload or restart).",
+        snap.rules_disabled,
+    )
 
 
 def _outbox(snap: Snapshot) -> Iterator[Metric]:

@@ -7,7 +7,7 @@ source, engine and delivery keep anyway, so serving metrics costs nothing on the
 from __future__ import annotations
 
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -105,3 +105,5 @@ class Snapshot:
     latency: Latency  # frame-to-notification seconds
     problems: int  # frames and items skipped as malformed
     job_failures: int = 0  # scheduled job runs that raised (they run again on schedule)
+    rule_failures: dict[tuple[str, str], int] = field(default_factory=dict)  # (rule, reason)
+    rules_disabled: int = 0  # rules switched off for going over their evaluation budget

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alertbot.rules.expr import ExpressionError, compile_expression
+from alertbot.rules.expr import ExpressionError, OverBudget, compile_expression
 
 GOOD = [
     ("equity < 1000", {"equity": 900}, True),
@@ -94,12 +94,32 @@ def test_no_builtins_reach_the_expression():
 
 
 def test_run_time_repetition_and_power_are_bounded():
-    with pytest.raises(ValueError, match="too large"):
+    with pytest.raises(OverBudget, match="more than 100,000 values"):
         compile_expression("ticker * n").evaluate({"ticker": "BTC", "n": 10**9})
     with pytest.raises(ValueError, match="exponent"):
         compile_expression("2 ** n").evaluate({"n": 10**6})
     with pytest.raises(TypeError):
         compile_expression("reason % 3").evaluate({"reason": "%999999999d"})
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "len(str([[[1]*10000]*10000]*10000)) > 0",  # the reported bomb: shared nested lists
+        "len([[1]*10000]*10000) > 0",  # nesting counted in full, not the outer length
+        "len(str(['x'*50000, 'y'*60000])) > 0",  # str() of a big structure
+        "lower(['ab'*40000] * 2) == ''",  # functions that stringify
+    ],
+)
+def test_values_bigger_than_the_budget_are_never_built(source):
+    with pytest.raises(OverBudget):
+        compile_expression(source).evaluate({})
+
+
+def test_values_within_the_budget_still_work():
+    assert compile_expression("len('ab' * 1000) == 2000").evaluate({})
+    assert compile_expression("len([1, 2] * 100) == 200").evaluate({})
+    assert compile_expression("str(equity) == '5.0'").evaluate({"equity": 5.0})
 
 
 ATOMS = st.sampled_from(

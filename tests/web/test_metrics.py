@@ -122,3 +122,22 @@ def test_conn_info_reads_the_feed_state() -> None:
     assert ConnInfo.from_state(state) == ConnInfo(0, True, NOW - 9, NOW, 0)
     lost = ConnState(1, GapDetector(30.0), down_since=NOW - 4, attempts=3)
     assert ConnInfo.from_state(lost) == ConnInfo(1, False, NOW - 4, None, 3)
+
+
+def test_rule_evaluation_failures_and_disabled_rules() -> None:
+    snap = snapshot(
+        rule_failures={("greedy", "over_budget"): 3, ("low", "missing_field"): 2},
+        rules_disabled=1,
+    )
+    got = families(render_metrics(snap))
+    assert samples(got["alertbot_rule_evaluation_failures"]) == {
+        (
+            "alertbot_rule_evaluation_failures_total",
+            (("reason", "over_budget"), ("rule", "greedy")),
+        ): 3.0,
+        (
+            "alertbot_rule_evaluation_failures_total",
+            (("reason", "missing_field"), ("rule", "low")),
+        ): 2.0,
+    }
+    assert samples(got["alertbot_rules_disabled"]) == {("alertbot_rules_disabled", ()): 1.0}
