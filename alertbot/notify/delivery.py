@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -185,7 +186,9 @@ class Delivery:
             return
         self._maybe_purge(self._clock())
         for lane in self.lanes.values():
-            lane.blocked_until = self.outbox.head_next_attempt(lane.name)
+            # a stored time is trusted only up to max_retry_after (older versions saved inf)
+            due = self.outbox.head_next_attempt(lane.name)
+            lane.blocked_until = min(due, self._clock() + self.config.max_retry_after)
             lane.task = self.tasks.spawn(self._work(lane), f"alertbot-delivery-{lane.name}")
         self._spill_task = self.tasks.spawn(self._spill_loop(), "alertbot-delivery-spill")
         self.running = True
@@ -232,27 +235,46 @@ class Delivery:
         return True
 
     async def _lane_loop(self, lane: _Lane) -> None:
-        """Send the oldest pending rows as one message whenever backoff and rate allow."""
+        """Run a lane's steps; an unexpected error is logged, backed off from, and survived."""
         while not self._stopping.is_set():
-            self._save_acks(lane)
-            lane.wake.clear()
-            limit = max(1, int(lane.notifier.max_batch))
-            rows = self.outbox.due(lane.name, limit, lane.unsaved_sent)
-            if not rows:
-                if self._draining and self._rest(lane):
-                    return  # a dead letter may still wake the fallback until all are done
-                await self._idle(lane)
-                continue
-            self._resting.discard(lane.name)
-            wait = self._wait_needed(lane)
-            if wait > 0:  # meanwhile more rows arrive and join the next batch
-                if self._clock() + wait > self._deadline:
-                    return  # draining: leave them pending for the next start
-                await self._pause(wait)
-                continue
-            if lane.bucket is not None:
-                lane.bucket.take(self._clock())
-            self._settle(lane, rows, await self._attempt(lane, rows))
+            try:
+                if await self._lane_step(lane):
+                    return
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                raise
+            except Exception as exc:
+                delay = lane.backoff.next_delay()
+                detail = mask(f"{type(exc).__name__}: {exc}", lane.notifier.secrets())
+                log.error("delivery to %s hit an unexpected error, retrying in %s: %s",
+                          lane.notifier.describe(), format_duration(delay), detail)  # fmt: skip
+                lane.stats.last_error = detail
+                await self._pause(delay)
+
+    async def _lane_step(self, lane: _Lane) -> bool:
+        """One round: send the oldest rows as one message if backoff and rate allow.
+
+        Returns True when the lane is done (draining and out of work or time).
+        """
+        self._save_acks(lane)
+        lane.wake.clear()
+        limit = max(1, int(lane.notifier.max_batch))
+        rows = self.outbox.due(lane.name, limit, lane.unsaved_sent)
+        if not rows:
+            if self._draining and self._rest(lane):
+                return True  # a dead letter may still wake the fallback until all are done
+            await self._idle(lane)
+            return False
+        self._resting.discard(lane.name)
+        wait = self._wait_needed(lane)
+        if wait > 0:  # meanwhile more rows arrive and join the next batch
+            if self._clock() + wait > self._deadline:
+                return True  # draining: leave them pending for the next start
+            await self._pause(wait)
+            return False
+        if lane.bucket is not None:
+            lane.bucket.take(self._clock())
+        self._settle(lane, rows, await self._attempt(lane, rows))
+        return False
 
     def _wait_needed(self, lane: _Lane) -> float:
         now = self._clock()
@@ -321,11 +343,17 @@ class Delivery:
             return
         self._give_up(lane, rows, f"refused: {detail}", now)
 
+    def _honoured(self, retry_after: float | None) -> float | None:
+        """A service's Retry-After as delivery waits it: finite, non-negative and capped."""
+        if retry_after is None or not math.isfinite(retry_after) or retry_after < 0:
+            return None
+        return min(retry_after, self.config.max_retry_after)
+
     def _retry_later(
         self, lane: _Lane, rows: list[OutboxRow], outcome: SendResult, now: float
     ) -> None:
         """Back off (or wait as long as Retry-After says); too many attempts or too old: dead."""
-        delay = outcome.retry_after
+        delay = self._honoured(outcome.retry_after)
         if delay is None:
             delay = lane.backoff.next_delay()
         cfg = self.config

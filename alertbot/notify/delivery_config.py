@@ -37,6 +37,7 @@ class DeliveryConfig(Strict):
     rate_limits: dict[str, RateLimit] = {}  # overrides Notifier.rate per notifier name
     retention: Duration = 7 * 86_400.0  # sent and dead rows are kept this long
     drain_timeout: PositiveDuration = 10.0  # at shutdown, flush for at most this long
+    max_retry_after: PositiveDuration = 900.0  # the longest Retry-After a service gets honoured
     synchronous: Literal["normal", "full"] = "normal"  # SQLite durability (see state/db.py)
 
     def problems(self, notifiers: Iterable[str]) -> list[tuple[str, str]]:

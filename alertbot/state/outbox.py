@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from alertbot.core.model import AlertSummary, Notification
+from alertbot.core.model import AlertSummary, Notification, notice
 from alertbot.core.secrets import mask
 from alertbot.state.api import DEAD, PENDING, SENT, OutboxRow
 from alertbot.state.db import StateDB, StateError
@@ -51,8 +51,29 @@ def _row(raw: tuple[Any, ...]) -> OutboxRow:
                      parsed)  # fmt: skip
 
 
+def _listed(raw: tuple[Any, ...]) -> OutboxRow:
+    """A row for listings: one whose notification cannot be read shows as such, not as a crash."""
+    try:
+        return _row(raw)
+    except StateError as exc:
+        created = float(raw[6])
+        note = notice("outbox", "error", "(unreadable notification)", str(exc), (), created)
+        return _row((*raw[:10], note_to_json(note)))
+
+
 class SqliteOutbox:
     """Rows of the outbox table; every write runs inside the caller's or its own transaction."""
+
+    def _readable(self, raw: list[tuple[Any, ...]]) -> list[OutboxRow]:
+        """Parse rows; one that can never be read is dead-lettered, so it never blocks a queue."""
+        rows = []
+        for item in raw:
+            try:
+                rows.append(_row(item))
+            except StateError as exc:
+                now = float(item[7])  # updated_at: no clock here; the time only orders listings
+                self.mark_dead([int(item[0])], str(exc), now)
+        return rows
 
     def __init__(self, db: StateDB) -> None:
         self.db = db
@@ -85,7 +106,7 @@ class SqliteOutbox:
             f"SELECT {_COLUMNS} FROM outbox WHERE status = ? AND notifier = ? ORDER BY id LIMIT ?",
             (PENDING, notifier, limit + len(skip)),
         )
-        rows = [_row(r) for r in raw if int(r[0]) not in skip][:limit]
+        rows = [row for row in self._readable(raw) if row.id not in skip][:limit]
         if rows and rows[0].solo:
             return rows[:1]
         for i, row in enumerate(rows):
@@ -164,7 +185,7 @@ class SqliteOutbox:
             f"SELECT {_COLUMNS} FROM outbox WHERE status IN ({marks}) ORDER BY id LIMIT ?",
             (*statuses, limit),
         )
-        return [_row(r) for r in raw]
+        return [_listed(r) for r in raw]
 
     def depth(self) -> dict[str, tuple[int, float]]:
         """Per notifier: pending rows and the oldest pending row's created_at."""
