@@ -32,7 +32,7 @@ from alertbot.rules.engine import Engine
 from alertbot.rules.runtime import RuleStats
 from alertbot.rules.silences import KEEP_EXPIRED, SilenceStore
 from alertbot.source.client import IndexerSource
-from alertbot.state import StateStore, open_state
+from alertbot.state import StateError, StateStore, open_state
 from alertbot.web.health import health
 from alertbot.web.server import WebServer
 from alertbot.web.snapshot import ConnInfo, LatencyRecorder, Snapshot
@@ -42,6 +42,7 @@ TICK = 0.5  # engine timers (for, absence, repeat, group flushes) resolve to thi
 WATCH = 2.0  # how often the config file is checked for changes
 EXIT_FORCED = 130
 RELOAD_TIMEOUT = 10.0  # validating a new config longer than this refuses it
+STATE_CHECK = 2.0  # how often the state database file is checked for deletion or replacement
 
 
 class App:
@@ -60,8 +61,10 @@ class App:
         out: IO[str] | None = None,
         clock: Callable[[], float] = time.time,
         env: dict[str, str] | None = None,
+        reset_state: bool = False,
     ) -> None:
         self.config = config
+        self.reset_state = reset_state  # `run --reset-state`: move the old database aside
         self.config_path = Path(config_path)
         self.out = out  # console notifiers print here (None: their configured stream)
         self.clock = clock
@@ -162,7 +165,9 @@ class App:
         notifiers = build_notifiers(self.config, plugins)
         self._route_console(notifiers.values())
         db = self._state = open_state(
-            self.config.state_dir, synchronous=self.config.delivery.synchronous
+            self.config.state_dir,
+            synchronous=self.config.delivery.synchronous,
+            reset=self.reset_state,
         )
         try:
             delivery = Delivery(db, notifiers, self.config.delivery, clock=self.clock)
@@ -250,6 +255,7 @@ class App:
             "engine-clock": self._clock_loop(),
             "source": source.tasks.failure(),
             "delivery": self._delivery.tasks.failure(),
+            "state": self._watch_state(),
             "stop": self._until_stopped(),
         }
         try:
@@ -260,6 +266,17 @@ class App:
             _, failures = caught.split(_Stopped)
             if failures is not None:
                 raise _first(failures) from None
+
+    async def _watch_state(self) -> None:
+        """Stop (exit 1) when the state database is deleted or replaced under the bot.
+
+        Writing on into an unlinked file would lose every pending alert at the next start.
+        """
+        while True:
+            await asyncio.sleep(STATE_CHECK)
+            lost = self._state.intact() if self._state is not None else None
+            if lost is not None:
+                raise StateError(f"{lost}; stopping so nothing more is accepted unsaved")
 
     async def _until_stopped(self) -> None:
         await self._stop.wait()

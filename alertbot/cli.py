@@ -53,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="watch the Indexer and alert (the main job)")
     config_arg(run)
+    run.add_argument(
+        "--reset-state",
+        action="store_true",
+        help="move the state database aside (a lost, empty or replaced one too) and start empty",
+    )
     run.set_defaults(handler=cmd_run)
 
     replay = sub.add_parser("replay", help="backtest rules on a recording; sends nothing")
@@ -139,7 +144,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from alertbot.app import App
 
     config = load_config(args.config)
-    return run_until_interrupted(App(config, config_path=args.config).run())
+    app = App(config, config_path=args.config, reset_state=args.reset_state)
+    return run_until_interrupted(app.run())
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

@@ -17,6 +17,10 @@ def open_state(
     *,
     synchronous: Literal["normal", "full"] = "normal",
     create: bool = True,
+    reset: bool = False,
 ) -> StateStore:
-    """The store of a state directory (SQLite, embedded): the one place that names a backend."""
-    return SqliteStore.open(state_dir, synchronous=synchronous, create=create)
+    """The store of a state directory (SQLite, embedded): the one place that names a backend.
+
+    `reset` moves an existing (or lost) database aside and starts empty (`run --reset-state`).
+    """
+    return SqliteStore.open(state_dir, synchronous=synchronous, create=create, reset=reset)

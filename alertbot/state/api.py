@@ -242,6 +242,10 @@ class StateStore(Protocol):
         """Rule state and history of one drain, in one transaction (joins an outer one)."""
         ...
 
+    def intact(self) -> str | None:
+        """None while the store is the one opened; else what happened to it, in words."""
+        ...
+
     def close(self) -> None:
         """Release the backend (the last step of shutdown)."""
         ...

@@ -3,6 +3,7 @@
 Version 1 (alertbot <= 0.x): outbox + alert_state (the engine's state as one JSON document).
 Version 2: per-identity rule_state, silences (were state_dir/silences.json), cursors, alert
 history, and a counters table (the silences version other processes bump).
+Version 3: a meta table holding the database's identity (see identity.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from alertbot.state.db import After, Schema, StateDB, StateError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SILENCES_FILE = "silences.json"  # imported into the silences table by the v2 migration
 IMPORTED_SUFFIX = ".imported"
 
@@ -178,5 +179,11 @@ def _key_value(value: dict[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
-SCHEMA = Schema((_v1, _v2))
+def _v3(db: StateDB) -> After:
+    """The identity table; the identity itself is given at open (identity.py)."""
+    db.script("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    return None
+
+
+SCHEMA = Schema((_v1, _v2, _v3))
 assert SCHEMA.version == SCHEMA_VERSION

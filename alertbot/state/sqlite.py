@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from alertbot.core.model import AlertChange
+from alertbot.state import identity as ids
 from alertbot.state.api import RuleStateChange, SilenceRecord, StateChanges
-from alertbot.state.db import StateDB, StateError
+from alertbot.state.db import DB_FILE, StateDB, StateError
 from alertbot.state.outbox import SqliteOutbox
 from alertbot.state.schema import SCHEMA
 
@@ -175,9 +176,11 @@ class SqliteHistory:
 class SqliteStore:
     """The `StateStore` of one state_dir: every part shares one connection and transaction."""
 
-    def __init__(self, db: StateDB) -> None:
+    def __init__(self, db: StateDB, own: str = "") -> None:
         self.db = db
         self.path: Path = db.path
+        self.identity = own  # the database's id (identity.py); "" when opened without one
+        self._watch = ids.Watch(db.path, own) if own else None
         self.outbox = SqliteOutbox(db)
         self.rules = SqliteRuleStates(db)
         self.silences = SqliteSilences(db)
@@ -191,9 +194,27 @@ class SqliteStore:
         *,
         synchronous: Literal["normal", "full"] = "normal",
         create: bool = True,
+        reset: bool = False,
     ) -> SqliteStore:
-        """Open, create or upgrade state_dir/alertbot.db; StateError names the file."""
-        return cls(StateDB.open(state_dir, schema=SCHEMA, synchronous=synchronous, create=create))
+        """Open, create or upgrade state_dir/alertbot.db; StateError names the file.
+
+        A state dir that held a database and lost it is refused (identity.py); `reset` moves
+        whatever is there aside first and starts empty.
+        """
+        path = Path(state_dir) / DB_FILE
+        if reset:
+            ids.reset(path)
+        promised = ids.expected(path)
+        db = StateDB.open(state_dir, schema=SCHEMA, synchronous=synchronous, create=create)
+        try:
+            return cls(db, ids.establish(db, promised))
+        except BaseException:
+            db.close()
+            raise
+
+    def intact(self) -> str | None:
+        """None while the database file is the one opened; else what happened to it."""
+        return self._watch.intact() if self._watch is not None else None
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

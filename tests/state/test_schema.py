@@ -13,6 +13,7 @@ from alertbot.rules import SilenceStore
 from alertbot.rules.build import digest
 from alertbot.state import DB_FILE, StateError
 from alertbot.state.outbox import note_to_json
+from alertbot.state.schema import SCHEMA_VERSION
 from alertbot.state.sqlite import SqliteStore
 from tests.delivery.fakes import Clock, Recorder, note
 from tests.rules.helpers import brief, engine, ev, run
@@ -87,7 +88,7 @@ async def test_a_version_1_state_dir_is_upgraded_without_losing_anything(tmp_pat
     state_dir = tmp_path / "state"
     _v1_state_dir(state_dir)
     store = SqliteStore.open(state_dir)
-    assert store.db.query("PRAGMA user_version") == [(2,)]
+    assert store.db.query("PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert not (state_dir / "silences.json").exists()
     assert (state_dir / "silences.json.imported").exists()
 
