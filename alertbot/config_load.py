@@ -23,8 +23,9 @@ from alertbot.core.errors import ConfigError, PluginError, Problem
 from alertbot.core.events import KINDS
 from alertbot.core.located import Located, load_located, problems_from_validation
 from alertbot.core.paths import DEFAULT_STATE_DIR, PLUGINS_ENV, STATE_ENV, config_dir
-from alertbot.core.secrets import scrub
+from alertbot.core.secrets import remember, scrub
 from alertbot.notifier_setup import Types, notifier_configs
+from alertbot.notify.base import secret_values
 from alertbot.plugins import make_plugin_manager
 from alertbot.rules.config import RuleConfig, expand_kinds
 from alertbot.rules.runtime import rule_mode
@@ -98,7 +99,17 @@ def check_text(text: str, file: str, *, env: dict[str, str] | None = None) -> Ch
     config = None
     if not problems:
         config, problems = _final(sections, notifiers, located)
+    if config is not None:
+        remember(_all_secrets(config, located))
     return _result(located, problems, warnings, config)
+
+
+def _all_secrets(config: Config, located: Located) -> set[str]:
+    """Every ${ENV} value of the file and every secret field of every notifier."""
+    found = set(located.secrets)
+    for settings in config.notifiers.values():
+        found.update(secret_values(settings))
+    return found
 
 
 def _cross_checks(

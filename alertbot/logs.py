@@ -9,9 +9,14 @@ from typing import Any
 
 import orjson
 
+from alertbot.core.secrets import known, scrub
+
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per record: time, level, logger, message (and the exception, if any)."""
+    """One JSON object per record: time, level, logger, message (and the exception, if any).
+
+    Message and exception are scrubbed of every known secret, whichever library logged them.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         """Render a record as a JSON line."""
@@ -19,11 +24,24 @@ class JsonFormatter(logging.Formatter):
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": mask_all(record.getMessage()),
         }
         if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
+            out["exception"] = mask_all(self.formatException(record.exc_info))
         return orjson.dumps(out).decode()
+
+
+class TextFormatter(logging.Formatter):
+    """`time LEVEL logger: message`, scrubbed of every known secret (traceback included)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render a record as text, then scrub it."""
+        return mask_all(super().format(record))
+
+
+def mask_all(text: str) -> str:
+    """Known secrets out of a log line (shapes are left: a log line may hold long ids)."""
+    return scrub(text, known())
 
 
 def setup_logging(level: str = "info", fmt: str = "text") -> None:
@@ -34,7 +52,7 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
         structured.converter = time.gmtime
         handler.setFormatter(structured)
     else:
-        text = logging.Formatter("%(asctime)sZ %(levelname)-7s %(name)s: %(message)s")
+        text = TextFormatter("%(asctime)sZ %(levelname)-7s %(name)s: %(message)s")
         text.converter = time.gmtime
         handler.setFormatter(text)
     root = logging.getLogger()

@@ -1,19 +1,24 @@
 """The one secret masker: known secret values first, then anything shaped like a credential.
 
-Known values are every `${ENV}` the config resolved and each notifier's secret fields; shapes
-are URL userinfo, query strings and long tokens. Anything that may leave the process (logs,
-errors, the outbox's last_error, command output) goes through `scrub` or `mask`.
+Known values are every `${ENV}` the config resolved and each notifier's secret fields, with the
+parts of a secret URL a service may echo on its own (userinfo, token-like path segments, the
+path, query values). Loading a config `remember`s them for the whole process, so every string
+that leaves it (log records, text and JSON, the outbox's last_error, dead-letter and refusal
+notices, command output) is scrubbed of them by `mask` or the log formatters, whoever wrote it.
+Shapes caught without knowing the value: URL userinfo, query strings and long tokens.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 MASK = "***"
 MAX_ERROR = 500  # characters of an error text kept after masking
 MIN_SECRET = 4  # shorter values would mask ordinary words
+MIN_SEGMENT = 8  # a URL path segment this long may be a token (/services/T0/B0/XXXXXXXX)
+_known: set[str] = set()  # every secret this process's config resolved (see remember)
 
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
 _QUERY = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s?#]*)\?[^\s#\"']*")
@@ -27,9 +32,35 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+def remember(secrets: Iterable[str]) -> None:
+    """Add secrets (and the parts of secret URLs) to those scrubbed from everything, for good."""
+    for secret in secrets:
+        _known.update(p for p in secret_parts(secret) if len(p) >= MIN_SECRET)
+
+
+def known() -> frozenset[str]:
+    """Every secret remembered so far."""
+    return frozenset(_known)
+
+
+def secret_parts(secret: str) -> set[str]:
+    """A secret and, for a URL, the pieces a service may echo without the rest of it."""
+    parts = {secret}
+    url = urlsplit(secret)
+    if not (url.scheme and url.netloc):
+        return parts
+    parts.update(p for p in (url.username, url.password) if p)
+    if len(url.path) > 1:
+        parts.add(url.path)
+        parts.update(s for s in url.path.split("/") if len(s) >= MIN_SEGMENT)
+    parts.update(value for _, value in parse_qsl(url.query) if value)
+    parts.update({unquote(p) for p in parts})
+    return parts
+
+
 def mask(text: str, secrets: Iterable[str] = ()) -> str:
     """Known secrets, then URL credentials, queries and long tokens hidden; length capped."""
-    text = scrub(text, secrets)
+    text = scrub(text, [*secrets, *_known])
     text = _USERINFO.sub(rf"\1{MASK}@", text)
     text = _QUERY.sub(rf"\1?{MASK}", text)
     text = _TOKEN.sub(MASK, text)
