@@ -43,6 +43,7 @@ class Simulator:
         self.scenario = scenario or default_scenario()
         self.exchange, self.order_refs = build_exchange(self.scenario)
         self.subscribe_log: list[tuple[float, int, str, str | None]] = []
+        self.closes: list[tuple[int, str] | None] = []  # each client's close frame; None: none
         self.narrate: Callable[[str], None] = logger.info
         self.port = 0
         self._host = "127.0.0.1"
@@ -137,6 +138,8 @@ class Simulator:
             await session.run()
         finally:
             self._sessions.discard(session)
+            rcvd = ws.protocol.close_rcvd
+            self.closes.append(None if rcvd is None else (rcvd.code, rcvd.reason))
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
@@ -271,6 +274,11 @@ class Simulator:
             for waiter in waiters:
                 waiter.cancel()
 
+    def send_raw(self, frame: str) -> None:
+        """Send `frame` as is, as a text frame, on every open connection (malformed on purpose)."""
+        for session in self._sessions:
+            session.outbox.put_nowait(frame.encode())
+
     def drop_messages(self, n: int) -> None:
         """The next `n` data messages on every open connection are counted but never sent."""
         for session in self._sessions:
@@ -284,6 +292,10 @@ class Simulator:
         for session in self._sessions:
             session.pause_reading(True)
         loop.call_later(seconds, self._maybe_unstall)
+
+    def resume(self) -> None:
+        """End a stall now."""
+        self._unstall()
 
     def _maybe_unstall(self) -> None:
         if asyncio.get_running_loop().time() + 1e-3 >= self._stall_until:

@@ -1,4 +1,4 @@
-"""REST 429: the Indexer's Retry-After is milliseconds (comlink sets rate-limiter's msBeforeNext)."""
+"""REST 429: the Indexer's Retry-After is milliseconds (comlink sends msBeforeNext)."""
 
 from __future__ import annotations
 
