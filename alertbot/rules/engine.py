@@ -177,6 +177,8 @@ class Engine:
 
     def _retell(self, rt: RuleRuntime) -> None:
         """Queue again what was waiting in a group when the state was saved."""
+        for alert in rt.waiting():
+            self._enqueue(rt, alert, FIRING, alert.starts_at)
         for alert in rt.alerts.values():
             told = alert.notified == FIRING
             if alert.state == FIRING and not told:
@@ -243,6 +245,7 @@ class Engine:
         for member in members:
             alert = member.alert
             alert.queued = False
+            rt.settled(alert)
             if id(alert) in seen or not _current(member):
                 continue
             seen.add(id(alert))
