@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -22,6 +23,7 @@ from alertbot.rules.validate import semantic_problems
 from alertbot.state.api import RuleStateChange, StateChanges
 
 __all__ = ["AlertSummary", "AlertView", "Engine", "Notification"]
+log = logging.getLogger("alertbot.rules")
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,12 +203,16 @@ class Engine:
         return self._flush(now)
 
     def _remind(self, now: float) -> float:
-        """Queue repeats, and firing alerts never told (silenced or inhibited until now)."""
+        """Queue repeats, and firings and resolves never told (muted until now)."""
         due = INF
         for rt in self.rules:
             repeat = rt.settings.repeat
             for alert in rt.alerts.values():
-                if alert.state != FIRING or alert.queued:
+                if alert.queued:
+                    continue
+                if alert.state != FIRING:
+                    if rt.holds_resolve(alert) and self._suppressed(alert, now) is None:
+                        self._enqueue(rt, alert, RESOLVED, now)  # the mute ended: tell it now
                     continue
                 if alert.notified != FIRING:
                     if self._suppressed(alert, now) is None:
@@ -249,8 +255,7 @@ class Engine:
             if id(alert) in seen or not _current(member):
                 continue
             seen.add(id(alert))
-            if self._suppressed(alert, now) is not None:
-                rt.stats.suppressed += 1
+            if self._muted(rt, alert, status, now):
                 continue
             summaries.append(summarize(rt, alert, status, now, member.repeat))
             alert.notified, alert.last_notified_at = status, now
@@ -258,6 +263,23 @@ class Engine:
             alerts.append(alert)
         rt.stats.notifications += len(alerts)
         return alerts, summaries
+
+    def _muted(self, rt: RuleRuntime, alert: Alert, status: str, now: float) -> bool:
+        """Held back by a silence or an inhibition? A muted resolve follows `muted_resolve`."""
+        policy = rt.settings.muted_resolve
+        if status != FIRING and policy == "send":
+            return False  # the firing was told: its resolve goes through the mute
+        why = self._suppressed(alert, now)
+        if why is None:
+            return False
+        rt.stats.suppressed += 1
+        if status != FIRING:
+            if policy == "drop":  # Alertmanager's behaviour: the resolve is not told
+                alert.notified = RESOLVED
+                rt.touched(alert)
+            log.info("rule %s: resolve of %s muted by %s (%s)", rt.name, alert.labels, why,
+                     "dropped" if policy == "drop" else "held until the mute ends")  # fmt: skip
+        return True
 
     def _suppressed(self, alert: Alert, now: float) -> str | None:
         silence = self.silences.match(alert.rule, alert.labels, now)

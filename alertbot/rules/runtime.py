@@ -7,7 +7,7 @@ import json
 import logging
 from collections import OrderedDict, deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -57,6 +57,8 @@ class Settings:
     group_interval: float
     flapping: FlappingConfig
     dedup_window: float
+    # a delivery policy, not a shape of state: out of repr, so out of the digest (state is kept)
+    muted_resolve: str = field(default="hold", repr=False)
 
 
 @dataclass(slots=True)
@@ -240,12 +242,17 @@ class RuleRuntime:
         for key, alert in list(self.alerts.items()):
             if alert.state == PENDING or alert.flapping:
                 self.observe(alert, alert.holds, now)
-            if self.lifecycle.forgettable(alert, now):
+            if self.lifecycle.forgettable(alert, now) and not self.holds_resolve(alert):
                 del self.alerts[key]
                 self.dirty.add(key)
             else:
                 due = min(due, self.lifecycle.due(alert))
         return due
+
+    def holds_resolve(self, alert: Alert) -> bool:
+        """A told firing whose resolve is still to be told (held while the alert is muted)."""
+        settings = self.settings
+        return alert.notified == FIRING and settings.send_resolved and alert.state != FIRING
 
     def start(self, now: float) -> None:
         """The engine's clock starts (absence timers begin here)."""
