@@ -51,6 +51,7 @@ class Simulator:
         self._next_index = 0
         self._server: Server | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._oracle: asyncio.Task[None] | None = None
         self._blocked: set[str] = set()
         self._fail: dict[str, list[bool]] = {}
         self._delay: dict[str, float] = {}
@@ -78,13 +79,16 @@ class Simulator:
         self._host = host
         if self.settings.block_interval > 0:
             self._ticker = asyncio.create_task(self._blocks(), name="sim-blocks")
+        if self.settings.oracle_interval > 0:
+            self._oracle = asyncio.create_task(self._oracles(), name="sim-oracles")
 
     async def stop(self) -> None:
         """Shut down as socks does on deploys: every socket gets 1012 'Service restarting'."""
-        if self._ticker is not None:
-            self._ticker.cancel()
-            await asyncio.gather(self._ticker, return_exceptions=True)
-            self._ticker = None
+        for task in (self._ticker, self._oracle):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._ticker = self._oracle = None
         self._unstall()
         if self._server is not None:
             self._server.close(code=1012, reason=proto.RESTARTING_REASON)
@@ -126,6 +130,11 @@ class Simulator:
         while True:
             await asyncio.sleep(self.settings.block_interval)
             self.new_block()
+
+    async def _oracles(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.oracle_interval)
+            self._publish(self.exchange.oracle_heartbeat())
 
     # --- transport ----------------------------------------------------------------------------
     async def _handle(self, ws: ServerConnection) -> None:
