@@ -294,7 +294,12 @@ class App:
         log.error("job %s failed: %r (it runs again on schedule)", event.job_id, event.exception)
 
     async def _consume(self, source: IndexerSource) -> None:
-        """The engine: every event in arrival order; what it decides goes to delivery."""
+        """The engine: every event in arrival order; what it decides goes to delivery.
+
+        Each batch ends with one transaction holding its notifications and every rule state
+        it changed (matches waiting in a group, `for` timers, repeat schedules, windows), all
+        before the next batch is taken: what the engine accepted survives a SIGKILL.
+        """
         events = self.events
         async for batch in source.batches():
             notes: list[Notification] = []
@@ -305,13 +310,15 @@ class App:
                 if found:
                     notes += found
                     self.latency.observe(max(0.0, self.clock() - event.at))
-            if notes:
-                self.deliver(notes)
+            self._commit(notes)
 
     def _tick(self) -> None:
         """Let engine time pass; due notifications and changed rule state go to delivery."""
         self._sync_silences()  # `alertbot silence add` writes the same store
-        notes = self.engine.tick(self.clock())
+        self._commit(self.engine.tick(self.clock()))
+
+    def _commit(self, notes: Sequence[Notification]) -> None:
+        """Notifications and the rule state that changed, in one transaction (none if neither)."""
         if notes:
             self.deliver(notes)
         elif self._delivery is not None:

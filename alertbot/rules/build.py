@@ -33,6 +33,7 @@ def settings_for(cfg: RuleConfig, defaults: DefaultsConfig, notifiers: list[str]
         else defaults.group_interval,
         flapping=cfg.flapping or defaults.flapping,
         dedup_window=defaults.dedup_window,
+        muted_resolve=cfg.muted_resolve or defaults.muted_resolve,
     )
 
 
@@ -44,7 +45,8 @@ def build_rule(cfg: RuleConfig, config: RuleSet, sink: Sink) -> RuleRuntime:
 
 def digest(rt: RuleRuntime) -> str:
     """Changes when the rule or its effective settings change: state is kept only if equal."""
-    blob = rt.cfg.model_dump_json(by_alias=True) + repr(rt.settings)
+    # muted_resolve decides delivery, not the shape of state: changing it keeps the state
+    blob = rt.cfg.model_dump_json(by_alias=True, exclude={"muted_resolve"}) + repr(rt.settings)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

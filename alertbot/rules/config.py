@@ -104,6 +104,12 @@ class ChangeConfig(Strict):
         return self
 
 
+# What happens to a resolve that comes due while its alert is muted (silenced or inhibited):
+# hold it until the mute ends (default), send it through the mute at once, or drop it
+# (Alertmanager's behaviour).
+MutedResolve = Literal["hold", "send", "drop"]
+
+
 class DefaultsConfig(Strict):
     """Values every rule inherits unless it sets its own."""
 
@@ -115,6 +121,7 @@ class DefaultsConfig(Strict):
     group_interval: Duration = 5.0
     flapping: FlappingConfig = FlappingConfig()
     dedup_window: PositiveDuration = 86_400.0  # how long one-off identities are remembered
+    muted_resolve: MutedResolve = "hold"
 
 
 class RuleConfig(Strict):
@@ -137,6 +144,7 @@ class RuleConfig(Strict):
     notify: list[str] | None = None
     repeat: Duration | None = None
     send_resolved: bool | None = None
+    muted_resolve: MutedResolve | None = None
     group_wait: Duration | None = None
     group_interval: Duration | None = None
     flapping: FlappingConfig | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -23,6 +24,7 @@ from alertbot.state.api import RuleStateChange, StateChanges
 
 DISABLED = "alertbot-rule-disabled"  # the notice a disabled rule sends
 __all__ = ["AlertSummary", "AlertView", "Engine", "Notification"]
+log = logging.getLogger("alertbot.rules")
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +214,8 @@ class Engine:
 
     def _retell(self, rt: RuleRuntime) -> None:
         """Queue again what was waiting in a group when the state was saved."""
+        for alert in rt.waiting():
+            self._enqueue(rt, alert, FIRING, alert.starts_at)
         for alert in rt.alerts.values():
             told = alert.notified == FIRING
             if alert.state == FIRING and not told:
@@ -234,12 +238,16 @@ class Engine:
         return self._flush(now)
 
     def _remind(self, now: float) -> float:
-        """Queue repeats, and firing alerts never told (silenced or inhibited until now)."""
+        """Queue repeats, and firings and resolves never told (muted until now)."""
         due = INF
         for rt in self.rules:
             repeat = rt.settings.repeat
             for alert in rt.alerts.values():
-                if alert.state != FIRING or alert.queued:
+                if alert.queued:
+                    continue
+                if alert.state != FIRING:
+                    if rt.holds_resolve(alert) and self._suppressed(alert, now) is None:
+                        self._enqueue(rt, alert, RESOLVED, now)  # the mute ended: tell it now
                     continue
                 if alert.notified != FIRING:
                     if self._suppressed(alert, now) is None:
@@ -278,11 +286,11 @@ class Engine:
         for member in members:
             alert = member.alert
             alert.queued = False
+            rt.settled(alert)
             if id(alert) in seen or not _current(member):
                 continue
             seen.add(id(alert))
-            if self._suppressed(alert, now) is not None:
-                rt.stats.suppressed += 1
+            if self._muted(rt, alert, status, now):
                 continue
             summaries.append(summarize(rt, alert, status, now, member.repeat))
             alert.notified, alert.last_notified_at = status, now
@@ -290,6 +298,23 @@ class Engine:
             alerts.append(alert)
         rt.stats.notifications += len(alerts)
         return alerts, summaries
+
+    def _muted(self, rt: RuleRuntime, alert: Alert, status: str, now: float) -> bool:
+        """Held back by a silence or an inhibition? A muted resolve follows `muted_resolve`."""
+        policy = rt.settings.muted_resolve
+        if status != FIRING and policy == "send":
+            return False  # the firing was told: its resolve goes through the mute
+        why = self._suppressed(alert, now)
+        if why is None:
+            return False
+        rt.stats.suppressed += 1
+        if status != FIRING:
+            if policy == "drop":  # Alertmanager's behaviour: the resolve is not told
+                alert.notified = RESOLVED
+                rt.touched(alert)
+            log.info("rule %s: resolve of %s muted by %s (%s)", rt.name, alert.labels, why,
+                     "dropped" if policy == "drop" else "held until the mute ends")  # fmt: skip
+        return True
 
     def _suppressed(self, alert: Alert, now: float) -> str | None:
         silence = self.silences.match(alert.rule, alert.labels, now)

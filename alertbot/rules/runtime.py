@@ -7,7 +7,7 @@ import json
 import logging
 from collections import OrderedDict, deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -59,6 +59,8 @@ class Settings:
     group_interval: float
     flapping: FlappingConfig
     dedup_window: float
+    # a delivery policy, not a shape of state: out of repr, so out of the digest (state is kept)
+    muted_resolve: str = field(default="hold", repr=False)
 
 
 @dataclass(slots=True)
@@ -248,12 +250,17 @@ class RuleRuntime:
         for key, alert in list(self.alerts.items()):
             if alert.state == PENDING or alert.flapping:
                 self.observe(alert, alert.holds, now)
-            if self.lifecycle.forgettable(alert, now):
+            if self.lifecycle.forgettable(alert, now) and not self.holds_resolve(alert):
                 del self.alerts[key]
                 self.dirty.add(key)
             else:
                 due = min(due, self.lifecycle.due(alert))
         return due
+
+    def holds_resolve(self, alert: Alert) -> bool:
+        """A told firing whose resolve is still to be told (held while the alert is muted)."""
+        settings = self.settings
+        return alert.notified == FIRING and settings.send_resolved and alert.state != FIRING
 
     def start(self, now: float) -> None:
         """The engine's clock starts (absence timers begin here)."""
@@ -292,6 +299,13 @@ class RuleRuntime:
     def restored(self) -> None:
         """Every identity was imported."""
 
+    def settled(self, alert: Alert) -> None:
+        """A queued notification of `alert` left its group (told, suppressed or outdated)."""
+
+    def waiting(self) -> Iterable[Alert]:
+        """One-offs accepted but not told yet (restored ones are queued again at start)."""
+        return ()
+
 
 class LevelRule(RuleRuntime):
     """`when` describes a state (equity < 1000): pending, firing, resolved as it changes."""
@@ -329,6 +343,9 @@ class EventRule(RuleRuntime):
         super().__init__(cfg, settings, sink)
         self.ids = {k: own_ids(k) for k in self.kinds}
         self.seen: OrderedDict[tuple[Any, ...], float] = OrderedDict()
+        self.untold: dict[Key, Alert] = {}  # accepted occurrences waiting in a group
+        self._untold_keys: dict[int, Key] = {}  # id(alert) -> its key in `untold`
+        self._serial = 0  # keys for occurrences of kinds without an id
 
     def describe(self) -> str:
         """Default message of a one-off."""
@@ -349,12 +366,32 @@ class EventRule(RuleRuntime):
                 self.stats.duplicates += 1
                 return
             self.seen[dedup] = now
-            self.dirty.add(dedup)
+        else:  # no id: every match is its own occurrence; the key only names it while untold
+            self._serial += 1
+            dedup = (kind, key, ("#", now, self._serial))
         labels = {name: label_text(v) for name, v in zip(self.fields[kind], key, strict=True)}
         labels.update(self.cfg.labels)
         alert = Alert(self.name, key, labels, fingerprint(self.name, labels, f"{kind}{ids}"), event)
         alert.state, alert.starts_at = FIRING, now
+        self._remember(dedup, alert)
         self.sink.occurrence(self, alert, now)
+
+    def _remember(self, dedup: Key, alert: Alert) -> None:
+        """Keep an accepted occurrence until its group tells it (it persists meanwhile)."""
+        self.untold[dedup] = alert
+        self._untold_keys[id(alert)] = dedup
+        self.dirty.add(dedup)
+
+    def settled(self, alert: Alert) -> None:
+        """The occurrence left its group: nothing to retell after a restart any more."""
+        dedup = self._untold_keys.pop(id(alert), None)
+        if dedup is not None:
+            del self.untold[dedup]
+            self.dirty.add(dedup)
+
+    def waiting(self) -> Iterable[Alert]:
+        """Occurrences accepted and not told yet, oldest first."""
+        return sorted(self.untold.values(), key=lambda alert: alert.starts_at)
 
     def advance(self, now: float) -> float:
         """Forget occurrence ids older than dedup_window."""
@@ -375,17 +412,28 @@ class EventRule(RuleRuntime):
         return (kind, tuple(labels), tuple(ids))
 
     def state_keys(self) -> Iterable[Key]:
-        """Remembered occurrences, so a restart does not re-notify a snapshot's fills."""
-        return list(self.seen)
+        """Remembered occurrences (no re-notifying a snapshot's fills) and untold ones."""
+        return list({**dict.fromkeys(self.seen), **dict.fromkeys(self.untold)})
 
     def export_key(self, key: Key) -> dict[str, Any] | None:
-        """When the occurrence was seen (None once forgotten)."""
+        """When the occurrence was seen, and the alert while it waits (None once forgotten)."""
+        value: dict[str, Any] = {}
         at = self.seen.get(key)
-        return None if at is None else {"seen": at}
+        if at is not None:
+            value["seen"] = at
+        alert = self.untold.get(key)
+        if alert is not None:
+            value["untold"] = alert.to_json()
+        return value or None
 
     def import_key(self, key: Key, value: dict[str, Any]) -> None:
         """Inverse of export_key."""
-        self.seen[key] = float(value["seen"])
+        if "seen" in value:
+            self.seen[key] = float(value["seen"])
+        raw = value.get("untold")
+        if raw is not None:
+            self._remember(key, Alert.from_json(self.name, raw))
+            self.dirty.discard(key)  # as saved: nothing changed
 
     def touched(self, alert: Alert) -> None:
         """One-offs keep no alert state."""

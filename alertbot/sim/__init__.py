@@ -9,7 +9,16 @@ from alertbot.sim.scenario import Scenario, load_scenario
 from alertbot.sim.server import Simulator
 from alertbot.sim.settings import SimSettings
 
-__all__ = ["Scenario", "SimSettings", "Simulator", "load_scenario", "run_simulator"]
+__all__ = [
+    "ORACLE_INTERVAL",
+    "Scenario",
+    "SimSettings",
+    "Simulator",
+    "load_scenario",
+    "run_simulator",
+    "simulate_settings",
+]
+ORACLE_INTERVAL = 5.0  # `alertbot simulate` re-sends oracle prices this often, as the Indexer does
 
 
 async def run_simulator(
@@ -17,8 +26,7 @@ async def run_simulator(
 ) -> None:
     """`alertbot simulate`: serve, play the timeline (demo by default), serve until cancelled."""
     world = load_scenario(scenario or "demo")
-    settings = SimSettings(port=port, time_scale=time_scale)
-    sim = Simulator(world, settings)
+    sim = Simulator(world, simulate_settings(port, time_scale))
     sim.narrate = _narrator()
     await sim.start()
     try:
@@ -31,6 +39,11 @@ async def run_simulator(
         await asyncio.Event().wait()
     finally:
         await sim.stop()
+
+
+def simulate_settings(port: int, time_scale: float = 1.0) -> SimSettings:
+    """What `alertbot simulate` serves with: the Indexer's timings, and a live market feed."""
+    return SimSettings(port=port, time_scale=time_scale, oracle_interval=ORACLE_INTERVAL)
 
 
 def _narrator() -> Callable[[str], None]:

@@ -43,6 +43,7 @@ class Simulator:
         self.scenario = scenario or default_scenario()
         self.exchange, self.order_refs = build_exchange(self.scenario)
         self.subscribe_log: list[tuple[float, int, str, str | None]] = []
+        self.closes: list[tuple[int, str] | None] = []  # each client's close frame; None: none
         self.narrate: Callable[[str], None] = logger.info
         self.port = 0
         self._host = "127.0.0.1"
@@ -50,6 +51,7 @@ class Simulator:
         self._next_index = 0
         self._server: Server | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._oracle: asyncio.Task[None] | None = None
         self._blocked: set[str] = set()
         self._fail: dict[str, list[bool]] = {}
         self._delay: dict[str, float] = {}
@@ -77,13 +79,16 @@ class Simulator:
         self._host = host
         if self.settings.block_interval > 0:
             self._ticker = asyncio.create_task(self._blocks(), name="sim-blocks")
+        if self.settings.oracle_interval > 0:
+            self._oracle = asyncio.create_task(self._oracles(), name="sim-oracles")
 
     async def stop(self) -> None:
         """Shut down as socks does on deploys: every socket gets 1012 'Service restarting'."""
-        if self._ticker is not None:
-            self._ticker.cancel()
-            await asyncio.gather(self._ticker, return_exceptions=True)
-            self._ticker = None
+        for task in (self._ticker, self._oracle):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._ticker = self._oracle = None
         self._unstall()
         if self._server is not None:
             self._server.close(code=1012, reason=proto.RESTARTING_REASON)
@@ -126,6 +131,11 @@ class Simulator:
             await asyncio.sleep(self.settings.block_interval)
             self.new_block()
 
+    async def _oracles(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.oracle_interval)
+            self._publish(self.exchange.oracle_heartbeat())
+
     # --- transport ----------------------------------------------------------------------------
     async def _handle(self, ws: ServerConnection) -> None:
         session = Session(ws, self._next_index, self)
@@ -137,6 +147,8 @@ class Simulator:
             await session.run()
         finally:
             self._sessions.discard(session)
+            rcvd = ws.protocol.close_rcvd
+            self.closes.append(None if rcvd is None else (rcvd.code, rcvd.reason))
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
@@ -271,6 +283,11 @@ class Simulator:
             for waiter in waiters:
                 waiter.cancel()
 
+    def send_raw(self, frame: str) -> None:
+        """Send `frame` as is, as a text frame, on every open connection (malformed on purpose)."""
+        for session in self._sessions:
+            session.outbox.put_nowait(frame.encode())
+
     def drop_messages(self, n: int) -> None:
         """The next `n` data messages on every open connection are counted but never sent."""
         for session in self._sessions:
@@ -284,6 +301,10 @@ class Simulator:
         for session in self._sessions:
             session.pause_reading(True)
         loop.call_later(seconds, self._maybe_unstall)
+
+    def resume(self) -> None:
+        """End a stall now."""
+        self._unstall()
 
     def _maybe_unstall(self) -> None:
         if asyncio.get_running_loop().time() + 1e-3 >= self._stall_until:

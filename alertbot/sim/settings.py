@@ -26,4 +26,8 @@ class SimSettings:
     invalid_rate_window: float = 1.0
     caps: dict[str, int] = field(default_factory=_default_caps)
     block_interval: float = 1.0  # a new block this often while running; 0 = off
+    # every market's oracle price re-sent this often (the real v4_markets feed never goes quiet
+    # for long), so a feed watchdog stays quiet after a timeline ends; 0 = off (the default,
+    # for tests that count messages); `alertbot simulate` turns it on
+    oracle_interval: float = 0.0
     time_scale: float = 1.0  # timeline speed-up for the scenario player

@@ -98,6 +98,12 @@ class Exchange:
         body = {"blockHeight": str(self.height), "time": iso(self.block_time)}
         return [Update("v4_block_height", "v4_block_height", body)]
 
+    def oracle_heartbeat(self) -> list[Update]:
+        """Every market's current oracle price again, as the Indexer keeps sending them."""
+        now, height = self.clock(), self.height
+        prices = {t: views.oracle_json(m, now, height) for t, m in self.markets.items()}
+        return [Update("v4_markets", "v4_markets", {"oraclePrices": prices})] if prices else []
+
     def set_price(self, ticker: str, price: float) -> list[Update]:
         """A new oracle price: a v4_markets oraclePrices update plus the book moving with it."""
         if price <= 0:

@@ -9,6 +9,7 @@ import random
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -26,7 +27,7 @@ from alertbot.source.config import SourceConfig
 from alertbot.source.connstate import Action
 from alertbot.source.feed import Feed
 from alertbot.source.normalize import Normalizer
-from alertbot.source.problems import ProblemLog
+from alertbot.source.problems import ProblemLog, frame_shape
 from alertbot.source.protocol import CAPS
 from alertbot.source.rest import IndexerRest
 from alertbot.source.restsync import RestSync
@@ -36,6 +37,11 @@ log = logging.getLogger("alertbot.source")
 RawHook = Callable[[int, float, bytes], None]
 CloseHook = Callable[[int, float, int | None, str], None]
 RECONCILE_DELAY = 2.0  # after a reconnect, let the fresh snapshots land before asking REST
+CLOSE_TIMEOUT = 5.0  # how long a closing handshake may take (at shutdown too)
+
+
+class FrameFailed(Exception):
+    """Handling one frame raised: the connection is closed and reconnected, the run goes on."""
 
 
 class IndexerSource:
@@ -90,6 +96,7 @@ class IndexerSource:
         self._scheduler = scheduler
         self._own_scheduler = scheduler is None
         self._stopping = False
+        self.frame_failures = 0  # frames whose handling raised (each one restarted a connection)
 
     @property
     def connections(self) -> int:
@@ -131,6 +138,7 @@ class IndexerSource:
         if self._stopping:
             return
         self._stopping = True
+        await self._close_sockets()
         await self.tasks.cancel()
         if self._scheduler is not None:
             for job_id in ("source-reconcile", "source-poll"):
@@ -139,6 +147,15 @@ class IndexerSource:
             if self._own_scheduler and self._scheduler.running:
                 self._scheduler.shutdown(wait=False)
         await self.rest.close()
+
+    async def _close_sockets(self) -> None:
+        """Say goodbye with 1000 (normal closure); cancelling inside `connect` would send 1011."""
+        sockets = list(self._sockets.values())
+        if sockets:
+            closing = (ws.close(1000, "alertbot shutting down") for ws in sockets)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await asyncio.gather(*closing, return_exceptions=True)
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self._iterate()
@@ -172,7 +189,7 @@ class IndexerSource:
             reconnect.stable_after,
             self._rng,
         )
-        while True:
+        while not self._stopping:
             code, uptime = await self._connect_once(index)
             backoff.connected_for(uptime)
             if code == 1008:
@@ -197,7 +214,7 @@ class IndexerSource:
                 ping_interval=self.config.ping_interval,
                 ping_timeout=self.config.ping_timeout,
                 open_timeout=self.config.open_timeout,
-                close_timeout=5,
+                close_timeout=CLOSE_TIMEOUT,
                 user_agent_header=f"alertbot/{__version__}",
             ) as ws:
                 opened = self.clock()
@@ -207,6 +224,8 @@ class IndexerSource:
             code, reason = (
                 (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd else (1006, "no close frame")
             )
+        except FrameFailed as exc:  # closed by us with 1011 (internal error) on the way out
+            code, reason = 1011, str(exc)
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             self.feed.attempt_failed(index)
             reason = f"{type(exc).__name__}: {exc}"
@@ -215,6 +234,8 @@ class IndexerSource:
             log.log(level, "connection %d: cannot connect to %s: %s", index, self.ws_url, reason)
         finally:
             self._sockets.pop(index, None)
+        if self._stopping:  # our own goodbye: not a loss to report
+            return code, 0.0
         now = self.clock()
         events = self.feed.closed(index, now, code, reason)
         if events and self._on_close is not None:
@@ -236,17 +257,33 @@ class IndexerSource:
             while True:
                 raw = await recv(decode=False)
                 now = clock()
-                if on_raw is not None:
-                    on_raw(index, now, raw)
-                events = receive(index, raw, now)
-                if feed.actions:
-                    self._act()
+                try:
+                    if on_raw is not None:
+                        on_raw(index, now, raw)
+                    events = receive(index, raw, now)
+                    if feed.actions:
+                        self._act()
+                except Exception as exc:  # a bug on the per-frame path: this connection restarts
+                    raise self._frame_failed(index, raw, exc) from exc
                 if events and put(events):
                     await buffer.room()
         finally:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
+
+    def _frame_failed(self, index: int, raw: bytes, exc: Exception) -> FrameFailed:
+        """Log (the frame's shape, never its content) and count; the connection reconnects."""
+        self.frame_failures += 1
+        self.problems(f"frame that broke the reader ({type(exc).__name__})", frame_shape(raw))
+        log.error(
+            "connection %d: handling a frame failed (%s); frame shape %s; reconnecting",
+            index,
+            type(exc).__name__,
+            frame_shape(raw),
+            exc_info=exc,
+        )
+        return FrameFailed(f"unexpected {type(exc).__name__} on a frame")
 
     async def _sender(
         self, index: int, ws: ClientConnection, sendq: asyncio.Queue[Subscription]
@@ -331,7 +368,7 @@ class IndexerSource:
         if should == self.polling or self._scheduler is None:
             return []
         self.polling = should
-        if should:
+        if should:  # the first round now, then every interval until the socket is back
             self._scheduler.add_job(
                 self._poll,
                 "interval",
@@ -339,9 +376,9 @@ class IndexerSource:
                 id="source-poll",
                 coalesce=True,
                 max_instances=1,
-                next_run_time=None,
+                next_run_time=datetime.now(UTC),
+                replace_existing=True,
             )
-            self._spawn(self._poll(), "alertbot-poll-first")
             log.warning(
                 "socket down for %s: polling REST every %s",
                 format_duration(worst),

@@ -22,7 +22,7 @@ from alertbot.source.connstate import (
 from alertbot.source.gaps import GapDetector
 from alertbot.source.normalize import Normalizer
 from alertbot.source.numbers import BAD_ITEM
-from alertbot.source.problems import ProblemLog
+from alertbot.source.problems import ProblemLog, shape
 from alertbot.source.server_errors import ServerErrors
 from alertbot.source.subscriptions import Subscription, key_of
 
@@ -107,12 +107,24 @@ class Feed:
         return self.handle(index, msg, now, raw)
 
     def handle(self, index: int, msg: Any, now: float, raw: Any = None) -> list[Event]:
-        """Handle one decoded message (replay feeds recordings in here directly)."""
+        """Handle one decoded message (replay feeds recordings in here directly).
+
+        Never raises for a frame's content: whatever a frame holds is counted and skipped.
+        """
         state = self.conns.get(index) or self.conn(index, now)
         state.last_message_at = now
         if msg.__class__ is not dict:
             self.problems("frame that is not a JSON object", raw or msg)
             return []
+        try:
+            return self._dispatch(state, index, msg, now, raw)
+        except Exception as exc:  # a shape nobody foresaw (an unhashable id, a list for a type)
+            self._unforeseen(exc, msg)
+            return []
+
+    def _dispatch(
+        self, state: ConnState, index: int, msg: dict[str, Any], now: float, raw: Any
+    ) -> list[Event]:
         if msg.get("type") == "channel_data":  # the hot path: one lookup, gap check inlined
             sub = state.pairs.get((msg.get("channel"), msg.get("id")))
             if sub is not None and sub.status == ACTIVE:
@@ -130,16 +142,17 @@ class Feed:
                     except BAD_ITEM as exc:
                         self.normalizer.update_failed(sub.sub.channel, exc, contents)
                     except Exception as exc:  # a shape nobody foresaw must not stop the others
-                        self._unforeseen(exc, raw or msg)
+                        self._unforeseen(exc, msg)
                     return []
         return self._other(state, msg, now, raw)
 
     def _other(self, state: ConnState, msg: dict[str, Any], now: float, raw: Any) -> list[Event]:
         """Every message but in-order updates: dispatch by type, with the gap check."""
         mtype = msg.get("type")
-        handler = self._handlers.get(mtype)
+        handler = self._handlers.get(mtype) if type(mtype) is str else None
         if handler is None:
-            self.problems(f"message of unknown type {mtype!r}", raw or msg)
+            what = repr(mtype)[:40] if type(mtype) is str else shape(mtype)
+            self.problems(f"message of unknown type {what}", shape(msg))
             return []
         mid = msg.get("message_id")
         events: list[Event] = []
@@ -149,7 +162,7 @@ class Feed:
         try:
             events += handler(state, msg, now)
         except Exception as exc:  # a shape nobody foresaw must not stop the other subscriptions
-            self._unforeseen(exc, raw or msg)
+            self._unforeseen(exc, msg)
         return events
 
     def _updater(self, sub: SubState) -> Any:
@@ -161,8 +174,9 @@ class Feed:
         )
         return sub.update
 
-    def _unforeseen(self, exc: Exception, raw: Any) -> None:
-        self.problems(f"message that could not be handled ({type(exc).__name__}: {exc})", raw)
+    def _unforeseen(self, exc: Exception, msg: Any) -> None:
+        """Logged with the message's shape, not its content (it may hold account data)."""
+        self.problems(f"message that could not be handled ({type(exc).__name__})", shape(msg))
 
     @property
     def messages(self) -> dict[str, int]:

@@ -100,11 +100,16 @@ class IndexerRest:
 
 
 def retry_after(headers: httpx.Headers) -> float:
-    """Seconds to wait after a 429: the Indexer's Retry-After is in milliseconds."""
+    """Seconds to wait after a 429: the Indexer's Retry-After is always milliseconds.
+
+    comlink sets it to rate-limiter-flexible's `msBeforeNext` (lib/rate-limit.ts), so "50" means
+    50 ms, not 50 s. A missing or unreadable value waits 1 s; the wait is capped.
+    """
     raw = headers.get("Retry-After")
     try:
-        value = float(raw) if raw is not None else 1000.0
+        millis = float(raw) if raw is not None else 1000.0
     except ValueError:
-        value = 1000.0
-    seconds = value / 1000.0 if value > 60 else value  # tolerate a seconds value from a proxy
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+        millis = 1000.0
+    if millis != millis:  # NaN
+        millis = 1000.0
+    return min(max(millis / 1000.0, 0.0), MAX_RETRY_AFTER)

@@ -300,7 +300,13 @@ def test_compliance_block_and_unknown_errors_are_reported(feed):
         (b'{"type": "pong"}', "message of unknown type 'pong'"),
         (
             b'{"type": "channel_data", "message_id": 1}',
-            "message that could not be handled (ValueError: no channel)",
+            "message that could not be handled (ValueError)",
+        ),
+        (b'{"type":["x"]}', "message of unknown type [str]"),  # 14 bytes: used to kill the task
+        (b'{"type":{"a":1}}', "message of unknown type {a: int}"),
+        (
+            b'{"type":"channel_data","channel":"v4_trades","id":["x"]}',
+            "message that could not be handled (TypeError)",  # an unhashable id
         ),
     ],
 )
@@ -312,6 +318,17 @@ def test_bad_frames_are_counted_and_skipped(raw, reason, caplog):
     assert feed.receive(0, raw, 2) == []
     assert problems.counts[reason] == 2
     assert sum(reason in r.getMessage() for r in caplog.records) == 1  # logged once
+
+
+def test_a_frame_is_logged_by_its_shape_not_its_content(caplog):
+    problems = ProblemLog()
+    feed = Feed(Normalizer(on_problem=problems), problems=problems)
+    feed.receive(0, b'{"type":"connected","connection_id":"c","message_id":0}', 0)
+    raw = b'{"type":"channel_data","channel":"v4_trades","id":["secret-id"],"contents":{"k":1}}'
+    assert feed.receive(0, raw, 1) == []
+    text = " ".join(r.getMessage() for r in caplog.records)
+    assert "{type: str, channel: str, id: [str], contents: {k: int}}" in text
+    assert "secret-id" not in text
 
 
 def test_block_height_is_echoed_with_its_channel_name_as_id(feed):
