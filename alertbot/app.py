@@ -415,6 +415,7 @@ class App:
             job_failures=self.job_failures,
             rule_failures=_rule_failures(self.engine.stats),
             rules_disabled=len(self.engine.disabled),
+            problem_reasons=len(source.problems.counts) if source else 0,
         )
 
 

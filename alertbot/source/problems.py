@@ -1,9 +1,11 @@
-"""Bad frames are logged once per reason (with the raw text, truncated), counted, and skipped."""
+"""Bad frames are counted and skipped; each reason is logged once (bounded, truncated)."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -18,21 +20,65 @@ def truncate(raw: Any, limit: int = RAW_LIMIT) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
 
 
-class ProblemLog:
-    """Counts problems by reason; logs the first of each reason at WARNING, the rest at DEBUG."""
+MAX_REASONS = 100  # distinct reasons counted apart; a flood of new ones shares OTHER
+MAX_REASON = 120  # characters of a reason kept (reasons may quote server data)
+LOG_BUDGET = 10  # new reasons logged at WARNING per LOG_WINDOW; the rest are summarised
+LOG_WINDOW = 60.0
+OTHER = "other problems (more distinct reasons than are counted apart)"
 
-    def __init__(self, logger: logging.Logger = log) -> None:
+
+class ProblemLog:
+    """Counts problems by reason; logs the first of each reason at WARNING, the rest at DEBUG.
+
+    Bounded whatever a server sends: at most MAX_REASONS reasons (MAX_REASON characters each)
+    are kept, and at most LOG_BUDGET new reasons are logged per minute; the lines held back are
+    counted and reported in one line when the next minute starts.
+    """
+
+    def __init__(
+        self, logger: logging.Logger = log, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.counts: Counter[str] = Counter()
+        self.suppressed = 0  # WARNING lines held back (all time)
         self._log = logger
+        self._clock = clock
+        self._window = -LOG_WINDOW
+        self._logged = 0
+        self._held = 0  # held back in the current window
 
     def __call__(self, reason: str, raw: Any = None) -> None:
         """Record one skipped frame or item."""
+        reason = reason[:MAX_REASON]
+        if reason not in self.counts and len(self.counts) >= MAX_REASONS - 1:  # OTHER counts
+            reason = OTHER
         self.counts[reason] += 1
-        level = logging.WARNING if self.counts[reason] == 1 else logging.DEBUG
-        if self._log.isEnabledFor(level):
+        if self.counts[reason] > 1:
+            if self._log.isEnabledFor(logging.DEBUG):
+                self._log.debug("skipped %s: %s", reason, truncate(raw))
+            return
+        if self._budget():
             suffix = f": {truncate(raw)}" if raw is not None else ""
-            more = " (further ones logged at debug level)" if level == logging.WARNING else ""
-            self._log.log(level, "skipped %s%s%s", reason, more, suffix)
+            more = " (further ones logged at debug level)"
+            self._log.warning("skipped %s%s%s", reason, more, suffix)
+
+    def _budget(self) -> bool:
+        """True while this window may log another new reason; reports the held-back count."""
+        now = self._clock()
+        if now - self._window >= LOG_WINDOW:
+            if self._held:
+                self._log.warning(
+                    "%d more kinds of bad frames in the last %ds were not logged "
+                    "(counted in alertbot_skipped_frames_total)",
+                    self._held,
+                    LOG_WINDOW,
+                )
+            self._window, self._logged, self._held = now, 0, 0
+        if self._logged < LOG_BUDGET:
+            self._logged += 1
+            return True
+        self._held += 1
+        self.suppressed += 1
+        return False
 
     @property
     def total(self) -> int:

@@ -91,6 +91,11 @@ def _counters(snap: Snapshot) -> Iterator[Metric]:
         snap.rule_failures.items(),
     )
     yield _gauge(
+        "alertbot_problem_reasons",
+        "Distinct reasons of skipped frames kept in memory (bounded; a flood shares one).",
+        snap.problem_reasons,
+    )
+    yield _gauge(
         "alertbot_rules_disabled",
         "Rules switched off for going over their evaluation budget (until reload or restart).",
         snap.rules_disabled,

@@ -107,3 +107,4 @@ class Snapshot:
     job_failures: int = 0  # scheduled job runs that raised (they run again on schedule)
     rule_failures: dict[tuple[str, str], int] = field(default_factory=dict)  # (rule, reason)
     rules_disabled: int = 0  # rules switched off for going over their evaluation budget
+    problem_reasons: int = 0  # distinct bad-frame reasons kept (bounded by MAX_REASONS)
