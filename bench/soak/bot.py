@@ -26,6 +26,8 @@ source:
   reconnect: {{initial: 100ms, max: {reconnect_max}}}
   silence_timeout: {silence}
   polling: {{after: {poll_after}, interval: {poll_interval}}}
+  snapshot_retry: {snapshot_retry}
+  rejected_retry: {rejected_retry}
 state_dir: {state}
 http: {{enabled: {http}, listen: "127.0.0.1:0"}}
 notifiers:
@@ -63,6 +65,8 @@ def write_rules(
         "timeout": "3s",
         "max_retry_after": "15m",
         "group_interval": "1s",
+        "snapshot_retry": "60s",  # the product's defaults
+        "rejected_retry": "300s",
     }
     values.update(knobs)
     lines = "\n".join(f"  {name}: {spec}" for name, spec in notifiers.items())

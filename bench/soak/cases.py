@@ -20,7 +20,7 @@ class Scale:
     @classmethod
     def long(cls) -> Scale:
         """The real durations."""
-        return cls(away=180.0, stall=90.0, drops=10)
+        return cls(away=120.0, stall=90.0, drops=10)
 
 
 GARBAGE = [
@@ -133,8 +133,8 @@ def subscribe_errors(scale: Scale) -> list[Case]:
     """Subscribes answered with each error the server chooses (the rest need a bad client)."""
     hold = min(scale.away, 20.0)
 
-    async def fetch(stage: Stage, legacy: bool = False) -> None:
-        stage.sim.fail_snapshots("v4_subaccounts", 3, legacy=legacy)
+    async def fetch(stage: Stage, legacy: bool = False, count: int = 1) -> None:
+        stage.sim.fail_snapshots("v4_subaccounts", count, legacy=legacy)
         await _resubscribe(stage, hold)
 
     async def compliance(stage: Stage) -> None:
@@ -157,9 +157,15 @@ def subscribe_errors(scale: Scale) -> list[Case]:
         await stage.sim.disconnect_all(1012)
 
     return [
-        Case("subscribe: fetch error", "3 failed snapshots, then a 1012", fetch),
-        Case("subscribe: legacy fetch", "3 (no channel/id)", lambda s: fetch(s, legacy=True)),
-        Case("subscribe: compliance", f"blocked {hold:.0f} s", compliance),
+        Case("subscribe: fetch error", "1 failed snapshot (snapshot_retry 60 s)", fetch),
+        Case("subscribe: legacy fetch", "the same, no channel/id", lambda s: fetch(s, legacy=True)),
+        Case("subscribe: fetch error x3", "3 failures in a row", lambda s: fetch(s, count=3)),
+        Case(
+            "subscribe: compliance",
+            f"blocked {hold:.0f} s (rejected_retry 30 s)",
+            compliance,
+            knobs={"rejected_retry": "30s"},
+        ),
         Case("subscribe: cap reached", f"cap 0 for {hold:.0f} s", cap),
         Case("subscribe: rate limited", f"every subscribe, {hold:.0f} s (1008)", rate),
     ]

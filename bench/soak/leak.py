@@ -1,11 +1,13 @@
 """The long soak: `alertbot run` at a mainnet-like rate; RSS and open fds over time, and slopes.
 
-The rate, per second, for one trader watching BTC-USD and ETH-USD (a dYdX v4 block is about a
-second; oracle prices move every block; the BTC book changes many times a block):
-one block, every market's oracle price once (the simulator's oracle heartbeat), 20 price moves
-(10 per market, each an `oraclePrices` update plus the book levels it changes), one order
-placed and one cancelled, and a fill every 5 s (fills, orders, positions, a trade, candles).
-The measured per-channel rates come from the bot's own /metrics at the end.
+The rate takes its scale from the block (a dYdX v4 block is about a second) and its proportions
+from the project's realistic mix (`bench/source_throughput.py`: per block height message about
+144 single-level book updates, 6 markets messages, 4 subaccount updates, 2 trades). Per second,
+for one trader watching BTC-USD and ETH-USD: one block, 2 price moves per market (each an
+`oraclePrices` update plus the 10 to 40 book levels it changes) and the oracle heartbeat, one
+order placed and one cancelled, and one fill (fills, orders, positions, a trade). The measured
+per-channel rates come from the bot's own /metrics (batched: at most 4 messages/s per
+subscription, each carrying many updates).
 """
 
 from __future__ import annotations
@@ -98,12 +100,12 @@ async def _market(sim: Simulator, stop: asyncio.Event) -> None:
         for ticker, price in prices.items():
             prices[ticker] = price * (1 + rng.uniform(-2e-4, 2e-4))
             sim.set_price(ticker, round(prices[ticker], 1))
-        if tick % 10 == 0:
+        if tick % 2 == 0:
             resting.append(sim.place_order(ACC, "ETH-USD", "BUY", 0.01, 2000.0))
             if len(resting) > 1:
                 sim.cancel_order(resting.pop(0))
         tick += 1
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)
 
 
 def _metrics(port: int) -> Counter[str]:
@@ -141,7 +143,7 @@ async def _soak(
     proc = await spawn(path, tmp / "bot.log")
     samples = Samples()
     stop = asyncio.Event()
-    filler = Filler(sim, every=5.0)
+    filler = Filler(sim, every=1.0)
     try:
         await wait_for(lambda: watched(sim), 30, "the subscription")
         market = asyncio.create_task(_market(sim, stop), name="soak-market")
@@ -162,7 +164,7 @@ async def _soak(
     finally:
         await terminate(proc)
     rates = {ch: (after[ch] - before[ch]) / duration for ch in after}
-    params = f"{seconds:.0f} s, mainnet-like rate, a fill every 5 s"
+    params = f"{seconds:.0f} s, mainnet-like rate, a fill every 1 s"
     row = outcome("soak", params, expected, hook.tally, recovery=None)
     return SoakReport(seconds, samples, rates, row)
 
