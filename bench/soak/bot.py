@@ -23,7 +23,7 @@ source:
   rest_url: {rest}
   subaccounts: [{acc}]
   markets: [BTC-USD]
-  reconnect: {{initial: 100ms, max: {reconnect_max}}}
+  reconnect: {{initial: 1s, max: {reconnect_max}}}
   silence_timeout: {silence}
   polling: {{after: {poll_after}, interval: {poll_interval}}}
   snapshot_retry: {snapshot_retry}
@@ -33,7 +33,7 @@ http: {{enabled: {http}, listen: "127.0.0.1:0"}}
 notifiers:
 {notifiers}
 delivery:
-  backoff: {{initial: 200ms, max: {backoff_max}}}
+  backoff: {{initial: 1s, max: {backoff_max}}}
   timeout: {timeout}
   max_retry_after: {max_retry_after}
   drain_timeout: 1s
@@ -55,17 +55,17 @@ def write_rules(
     **knobs: str,
 ) -> Path:
     """A rules file: one `filled` rule telling every fill to every notifier in `notifiers`."""
-    values = {
-        "reconnect_max": "2s",
-        "silence": "10s",
-        "poll_after": "2s",
-        "poll_interval": "2s",
+    values = {  # the product's defaults (docs/delivery.md, source config), except grouping
+        "reconnect_max": "2m",
+        "silence": "60s",
+        "poll_after": "30s",
+        "poll_interval": "10s",
         "http": "false",
-        "backoff_max": "2s",
-        "timeout": "3s",
+        "backoff_max": "5m",
+        "timeout": "10s",
         "max_retry_after": "15m",
-        "group_interval": "1s",
-        "snapshot_retry": "60s",  # the product's defaults
+        "group_interval": "1s",  # the default is 5 s; 1 s makes recovery times about the fault
+        "snapshot_retry": "60s",
         "rejected_retry": "300s",
     }
     values.update(knobs)

@@ -14,13 +14,13 @@ class Scale:
     """How long "for minutes" lasts: short by default, the issue's durations with --long."""
 
     away: float = 20.0  # server gone, receivers down
-    stall: float = 15.0  # longer than the bot's 10 s silence timeout
+    stall: float = 75.0  # longer than the bot's 60 s silence timeout
     drops: int = 3  # disconnects per close code
 
     @classmethod
     def long(cls) -> Scale:
         """The real durations."""
-        return cls(away=120.0, stall=90.0, drops=10)
+        return cls(away=120.0, stall=150.0, drops=10)
 
 
 GARBAGE = [
@@ -201,7 +201,7 @@ def receivers(scale: Scale) -> list[Case]:
     return [
         Case("webhook down", f"port closed {away:.0f} s", hook("down", away)),
         Case("webhook slow", f"2 s per answer for {away:.0f} s", hook("slow", away, delay=2.0)),
-        Case("webhook never answers", f"{away:.0f} s, send timeout 3 s", hook("hang", away)),
+        Case("webhook never answers", f"{away:.0f} s (send timeout 10 s)", hook("hang", away)),
         Case(
             "webhook 429",
             f"Retry-After 86400 for {away:.0f} s, max_retry_after 30 s",
