@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from pathlib import Path
 
 from bench.soak.cases import Scale, receivers, server
 from bench.soak.kill import KillPlan, run_kills
@@ -24,6 +25,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--only", nargs="*", default=[], help="cases whose name contains one")
     parser.add_argument("--cycles", type=int, help="SIGKILL cycles (default 20, --long 100)")
     parser.add_argument("--soak", type=float, help="leak soak seconds (default 60, --long 600)")
+    parser.add_argument("--samples", type=Path, help="write the soak's RSS/fd samples here (CSV)")
     parser.add_argument("--skip", nargs="*", default=[], help="groups: server receivers kill soak")
     parser.add_argument(
         "--downtime-fills",
@@ -57,6 +59,8 @@ async def main(args: argparse.Namespace) -> int:
     if "soak" not in args.skip and not args.only:
         report = await run_soak(args.soak or (600.0 if args.long else 60.0))
         rows.append(report.row)
+        if args.samples:
+            report.samples.write(args.samples)
     print()
     print(table(rows))
     if report is not None:

@@ -44,6 +44,11 @@ class Samples:
 
     points: list[tuple[float, float, int]] = field(default_factory=list)
 
+    def write(self, path: Path) -> None:
+        """The samples as CSV (seconds, rss_mb, fds)."""
+        rows = [f"{t:.1f},{rss:.2f},{fds}" for t, rss, fds in self.points]
+        path.write_text("seconds,rss_mb,fds\n" + "\n".join(rows) + "\n", encoding="utf-8")
+
     def slope(self, column: int, after: float = 0.0) -> float:
         """Least-squares slope per minute of column 1 (RSS) or 2 (fds), from `after` seconds."""
         pts = [(p[0], float(p[column])) for p in self.points if p[0] >= after]
@@ -77,6 +82,7 @@ class SoakReport:
         """A few lines for the console and docs/soak.md."""
         first, last = self.samples.points[0], self.samples.points[-1]
         warm = min(60.0, self.seconds / 4)
+        half = self.seconds / 2
         rates = ", ".join(f"{ch} {rate:.1f}/s" for ch, rate in sorted(self.rates.items()))
         return "\n".join(
             [
@@ -86,6 +92,8 @@ class SoakReport:
                 f"fds {self.samples.slope(2):+.3f} fds/min",
                 f"slope after {warm:.0f} s of warm-up: RSS {self.samples.slope(1, warm):+.3f} "
                 f"MB/min, fds {self.samples.slope(2, warm):+.3f} fds/min",
+                f"slope over the second half: RSS {self.samples.slope(1, half):+.3f} MB/min, "
+                f"fds {self.samples.slope(2, half):+.3f} fds/min",
                 f"messages received (bot's /metrics): {sum(self.rates.values()):.1f}/s: {rates}",
             ]
         )
