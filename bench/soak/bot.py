@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from alertbot.app import App
@@ -84,8 +85,23 @@ def write_rules(
     return path
 
 
+@dataclass
+class Running:
+    """An App running in a task of this process."""
+
+    app: App
+    task: asyncio.Task[None]
+
+    def ended(self) -> str | None:
+        """Why the run ended by itself (a configuration error, a crash), or None: running."""
+        if not self.task.done():
+            return None
+        error = None if self.task.cancelled() else self.task.exception()
+        return f"{type(error).__name__}: {error}" if error else "ended"
+
+
 @asynccontextmanager
-async def in_process(path: Path) -> AsyncIterator[App]:
+async def in_process(path: Path) -> AsyncIterator[Running]:
     """Run an App for `path` in this process; stop it (ordered, bounded) on exit."""
     app = App(load_config(path, env={}), config_path=path, out=io.StringIO(), env={})
     task = asyncio.create_task(app.run(), name="soak-app")
@@ -95,7 +111,7 @@ async def in_process(path: Path) -> AsyncIterator[App]:
     if task.done():
         task.result()  # a start-up error: raise it
     try:
-        yield app
+        yield Running(app, task)
     finally:
         app.stop()
         await asyncio.wait({task}, timeout=30)
