@@ -50,6 +50,12 @@ class PollingConfig(Strict):
     interval: PositiveDuration = 10.0
 
 
+class CatchupConfig(Strict):
+    """What happened while alertbot was not watching (its own downtime, a socket outage)."""
+
+    lookback: PositiveDuration = 86400.0  # older than this: counted in one summary, not alerted
+
+
 class SourceConfig(Strict):
     """Where to connect and what to watch."""
 
@@ -75,6 +81,7 @@ class SourceConfig(Strict):
     rest_timeout: PositiveDuration = 10.0
     reconnect: BackoffConfig = BackoffConfig()
     polling: PollingConfig = PollingConfig()
+    catchup: CatchupConfig = CatchupConfig()
 
     @field_validator("markets")
     @classmethod

@@ -1,0 +1,158 @@
+"""Catch-up after the bot's own downtime: an App is stopped, the simulator trades while no bot
+runs, and the restarted App alerts each of those events once, with its real time (issue 9)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from alertbot.app import App
+from alertbot.sim import Simulator
+from tests.apphelpers import Run, running, until, write_config
+from tests.notify.fakes import FakeHttp
+from tests.test_cli import ACC
+
+RULES = """
+  - name: fill-seen
+    on: fill
+    title: "{% if catchup %}[catch-up] {% endif %}fill {{ id }}"
+  - name: order-filled
+    on: order.filled
+    title: "{% if catchup %}[catch-up] {% endif %}filled {{ order_id }}"
+  - name: position-closed
+    on: position.closed
+    title: "{% if catchup %}[catch-up] {% endif %}closed {{ ticker }}"
+  - name: transfer-seen
+    on: transfer
+    title: "{% if catchup %}[catch-up] {% endif %}transfer {{ type }} {{ size }}"
+  - name: caught-up
+    on: source.catchup
+    when: skipped > 0
+    title: "{{ skipped }} older events not alerted"
+"""
+
+
+def alerts(sink: FakeHttp) -> list[dict]:
+    return [a for r in sink.requests for a in r.json()["alerts"]]
+
+
+def source_of(run: Run) -> object:
+    source = run.app._source
+    assert source is not None
+    return source
+
+
+async def caught_up(run: Run, rounds: int = 2) -> None:
+    """The start's catch-up round and the reconciliation after the first snapshot both ran."""
+    app: App = run.app
+    await until(lambda: app._source is not None and app._source.sync.rounds >= rounds, "rounds")
+    await until(lambda: app.events["account"] >= 1, "the first snapshot")
+
+
+def trade_while_down(sim: Simulator) -> dict[str, str]:
+    """A fill of our order, a liquidation that closes the BTC position and a deposit."""
+    sim.new_block()
+    order = sim.place_order(ACC, "BTC-USD", "BUY", 0.01, 59900)
+    sim.new_block()
+    fill = sim.fill_order(order)
+    sim.new_block()
+    liquidation = sim.liquidate(ACC, "BTC-USD", 59000)
+    sim.new_block()
+    sim.transfer(ACC, 250, type="DEPOSIT")
+    sim.new_block()
+    return {"order": order, "fill": fill, "liquidation": liquidation}
+
+
+async def test_events_while_down_are_alerted_once_with_their_time(sim, sink, tmp_path):
+    path = write_config(tmp_path / "rules.yaml", sim, sink.url(), RULES)
+    async with running(path) as run:
+        await caught_up(run)
+    assert alerts(sink) == []  # the first start is a baseline: history is not news
+    made_at = time.time()
+    ids = trade_while_down(sim)
+    async with running(path) as run:
+        await until(lambda: len(alerts(sink)) >= 5, "five catch-up alerts")
+        await caught_up(run)
+    got = alerts(sink)
+    titles = sorted(a["title"] for a in got)
+    assert titles == sorted(
+        [
+            f"[catch-up] fill {ids['fill']}",
+            f"[catch-up] fill {ids['liquidation']}",
+            f"[catch-up] filled {ids['order']}",
+            "[catch-up] closed BTC-USD",
+            "[catch-up] transfer DEPOSIT 250.0",
+        ]
+    )
+    for alert in got:  # each carries the time it happened at the exchange, not the restart's
+        event = alert["event"]
+        assert event["catchup"] is True
+        happened = event.get("created_at") or event.get("updated_at") or event["at"]
+        assert alert["starts_at"] == event["at"]
+        assert abs(_seconds(happened) - made_at) < 5
+    liquidated = next(a for a in got if a["event"].get("id") == ids["liquidation"])
+    assert liquidated["event"]["liquidated"] is True
+    async with running(path) as run:  # a second restart: nothing is news any more
+        await caught_up(run)
+        sim.fill_order(sim.place_order(ACC, "BTC-USD", "BUY", 0.02, 59800))  # live, after it
+        await until(lambda: len(alerts(sink)) >= 7, "the live fill and order")
+    later = alerts(sink)[5:]
+    assert sorted(a["rule"] for a in later) == ["fill-seen", "order-filled"]
+    assert all(a["event"]["catchup"] is False for a in later)
+
+
+def _seconds(iso: str) -> float:
+    from alertbot.source.catchup import parse_time
+
+    value = parse_time(iso)
+    assert value is not None
+    return value
+
+
+async def test_a_fill_the_socket_delivers_after_catch_up_is_not_told_twice(sim, sink, tmp_path):
+    path = write_config(tmp_path / "rules.yaml", sim, sink.url(), RULES)
+    async with running(path) as run:
+        await caught_up(run)
+    order = sim.place_order(ACC, "BTC-USD", "BUY", 0.01, 59900)
+    fill = sim.fill_order(order, 0.004)  # while down
+    async with running(path) as run:
+        await until(lambda: len(alerts(sink)) >= 1, "the catch-up fill")
+        await caught_up(run)
+        await sim.disconnect_all(1006)  # the socket resubscribes; REST reconciles again
+        await until(lambda: run.app.events["connection.reconnect"] >= 1, "a reconnect")
+        rounds = source_of(run).sync.rounds  # type: ignore[attr-defined]
+        await caught_up(run, rounds + 1)
+        second = sim.fill_order(order)  # the rest of the order, live
+        await until(lambda: any(fill_of(a) == second for a in alerts(sink)), "the live fill")
+    fills = [fill_of(a) for a in alerts(sink) if a["rule"] == "fill-seen"]
+    assert sorted(fills) == sorted([fill, second])
+
+
+def fill_of(alert: dict) -> str | None:
+    return alert["event"].get("id") if alert["rule"] == "fill-seen" else None
+
+
+async def test_events_older_than_the_lookback_are_one_summary(sim, sink, tmp_path: Path):
+    extra = "  catchup: {lookback: 10m}\n"
+    path = write_config(tmp_path / "rules.yaml", sim, sink.url(), RULES)
+    text = path.read_text().replace("  reconnect:", extra + "  reconnect:", 1)
+    path.write_text(text)
+    async with running(path) as run:
+        await caught_up(run)
+    sim.set_clock_offset(-3600)  # the exchange's clock: these happened an hour ago
+    for _ in range(6):
+        sim.new_block()
+        sim.fill_order(sim.place_order(ACC, "BTC-USD", "BUY", 0.01, 59900))
+    sim.set_clock_offset(0)
+    sim.new_block()
+    recent = sim.fill_order(sim.place_order(ACC, "BTC-USD", "BUY", 0.01, 59900))
+    async with running(path) as run:
+        await until(lambda: len(alerts(sink)) >= 3, "the recent fill, its order and a summary")
+        await caught_up(run)
+    by_rule = sorted(a["rule"] for a in alerts(sink))
+    assert by_rule == ["caught-up", "fill-seen", "order-filled"]
+    (summary,) = [a for a in alerts(sink) if a["rule"] == "caught-up"]
+    assert summary["title"] == "12 older events not alerted"  # 6 fills + 6 order.filled
+    assert summary["event"]["skipped_kinds"] == {"fill": 6, "order.filled": 6}
+    (told,) = [a for a in alerts(sink) if a["rule"] == "fill-seen"]
+    assert told["event"]["id"] == recent
