@@ -164,7 +164,12 @@ def finish_round(events: Iterable[Event], now: float, lookback: float, origin: s
     kept: list[Event] = []
     skipped: dict[str, int] = {}
     oldest = newest = None
-    for at, _, event in sorted(timed, key=lambda t: (_when(t, last_fill, now), t[1])):
+
+    def order(item: tuple[float, int, Event]) -> tuple[float, int, int]:
+        """By time, then height (the Indexer's times have milliseconds), then as found."""
+        return (_when(item, last_fill, now), item[2].data.get("height") or 0, item[1])
+
+    for at, _, event in sorted(timed, key=order):
         when = _when((at, 0, event), last_fill, now)
         if when < now - lookback:
             skipped[event.kind] = skipped.get(event.kind, 0) + 1
