@@ -88,19 +88,23 @@ class RestSync:
             calls = [("parent", lambda: rest.parent_subaccount(ref))]
             if deep:
                 calls.append(("parent_orders", lambda: rest.parent_orders(ref)))
-                calls.append(("parent_fills", lambda: self._pages(rest.parent_fills, ref, "fills")))
+                calls.append(
+                    ("parent_fills", lambda: self._pages(rest.parent_fills, ref, "fills", True))
+                )
                 calls.append(
                     (
                         "parent_transfers",
-                        lambda: self._pages(rest.parent_transfers, ref, "transfers"),
+                        lambda: self._pages(rest.parent_transfers, ref, "transfers", True),
                     )
                 )
         else:
             calls = [("subaccount", lambda: rest.subaccount(ref))]
             if deep:
                 calls.append(("orders", lambda: rest.orders(ref)))
-                calls.append(("fills", lambda: self._pages(rest.fills, ref, "fills")))
-                calls.append(("transfers", lambda: self._pages(rest.transfers, ref, "transfers")))
+                calls.append(("fills", lambda: self._pages(rest.fills, ref, "fills", False)))
+                calls.append(
+                    ("transfers", lambda: self._pages(rest.transfers, ref, "transfers", False))
+                )
         found = [(call, target, await self._get(request)) for call, request in calls]
         out = [r for r in found if r[2] is not None]
         if deep and not parent:
@@ -123,10 +127,13 @@ class RestSync:
         return out
 
     async def _pages(
-        self, fetch: Callable[..., Awaitable[Any]], ref: SubaccountRef, key: str
+        self, fetch: Callable[..., Awaitable[Any]], ref: SubaccountRef, key: str, parent: bool
     ) -> Any:
-        """Newest first, page by page, until the page reaches what we know or the lookback."""
-        floor = self._known_height(ref)
+        """Newest first, page by page, until the page reaches what we know or the lookback.
+
+        With nothing known yet (a first sight) one page is enough: it is the baseline.
+        """
+        floor = self._known_height(ref, key, parent)
         horizon = self.clock() - self.lookback
         items: dict[str, Any] = {}
         before: int | None = None
@@ -138,21 +145,32 @@ class RestSync:
             for item in page:
                 if isinstance(item, dict):
                     items.setdefault(str(item.get("id")), item)
-            if len(page) < PAGE or not isinstance(page[-1], dict):
+            if floor is None or len(page) < PAGE or not isinstance(page[-1], dict):
                 break
             last = page[-1]
             oldest = _height(last.get("createdAtHeight"))
             at = parse_time(last.get("createdAt"))
-            if oldest is None or (floor is not None and oldest <= floor):
-                break
-            if at is not None and at < horizon:
+            if oldest is None or oldest <= floor or (at is not None and at < horizon):
                 break
             before = oldest if before != oldest else oldest - 1
         return {key: list(items.values())}
 
-    def _known_height(self, ref: SubaccountRef) -> int | None:
-        acct = self.normalizer.subs.accounts.by_key.get((ref.address, ref.number))
-        return None if acct is None else acct.baseline_height
+    def _known_height(self, ref: SubaccountRef, key: str, parent: bool) -> int | None:
+        """The newest height of what we already know (of every child, for a parent)."""
+        known: list[int] = []
+        for (address, number), acct in self.normalizer.subs.accounts.by_key.items():
+            mine = number % 128 == ref.number if parent else number == ref.number
+            if address != ref.address or not mine:
+                continue
+            floor = acct.baseline_height if key == "fills" else acct.transfer_floor
+            floor = acct.baseline_height if floor is None else floor
+            mark = acct.fill_mark if key == "fills" else acct.transfer_mark
+            if mark is not None:
+                floor = mark[0] if floor is None else max(floor, mark[0])
+            if floor is None:
+                return None
+            known.append(floor)
+        return min(known) if known else None
 
     async def _get(self, request: Callable[[], Awaitable[Any]]) -> Any:
         async with self._limit:
