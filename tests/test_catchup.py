@@ -30,7 +30,8 @@ RULES = """
     when: skipped > 0
     title: >-
       {{ skipped }} older events not alerted:
-      {% for kind, n in skipped_kinds.items() %}{{ kind }} {{ n }}{{ ", " if not loop.last }}{% endfor %}
+      {% for kind, n in skipped_kinds.items() %}{{ kind }} {{ n }}{{ ", " if not loop.last }}
+      {%- endfor %}
 """
 
 
