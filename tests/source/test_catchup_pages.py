@@ -1,5 +1,6 @@
 """Catch-up pages back through REST history: more fills than one page while the source was
-stopped are all reported once, oldest first, and a third start reports nothing."""
+stopped are all reported once, oldest first, and a third start reports nothing (the cursors
+alone: no engine here remembers what it told)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,9 @@ async def test_more_than_a_page_of_fills_while_stopped(sim, tmp_path):
         sim.new_block()
         made.append(sim.fill_order(order, 0.01))
     sim.new_block()
+    sim.transfer(ACC, 25, type="DEPOSIT")
     second = await start_round(config, tmp_path)
+    assert [e.data["size"] for e in second if e.kind == "transfer"] == [25.0]
     fills = [e for e in second if e.kind == "fill"]
     assert [e.data["id"] for e in fills] == made  # every one, once, in the order they happened
     assert all(e.data["catchup"] for e in fills)
