@@ -10,7 +10,7 @@ from alertbot.app import App
 from alertbot.sim import Simulator
 from tests.apphelpers import Run, running, until, write_config
 from tests.notify.fakes import FakeHttp
-from tests.test_cli import ACC
+from tests.test_cli import ACC, lines_until, start, stop, write_rules
 
 RULES = """
   - name: fill-seen
@@ -203,3 +203,24 @@ async def test_a_fill_between_the_start_round_and_the_first_snapshot_is_found(si
         await until(lambda: made in told_fills(sink), "the fill, from the reconciliation")
         await caught_up(run)
     assert [fill_of(a) for a in alerts(sink) if a["rule"] == "fill-seen"] == [made]
+
+
+async def test_alertbot_run_catches_up_after_a_stop(sim, tmp_path):
+    """The real command: SIGTERM, an order filled while it is stopped, start again."""
+    rules = write_rules(tmp_path / "rules.yaml", sim.ws_url, sim.rest_url)
+    proc = await start("run", "-c", str(rules))
+    try:
+        await lines_until(proc, lambda line: line.startswith("account-seen · since"))
+    finally:
+        assert await stop(proc) == 0
+    sim.new_block()
+    sim.fill_order(sim.place_order(ACC, "BTC-USD", "BUY", 0.01, 59900))
+    filled_by = time.time()
+    proc = await start("run", "-c", str(rules))
+    try:
+        out = await lines_until(proc, lambda line: line.startswith("order-filled · since"))
+    finally:
+        await stop(proc)
+    since = out[-1].split("since ", 1)[1].split()[0]
+    assert _seconds(since) <= filled_by  # told with the time it filled, not the restart's
+    assert "[WARNING] Filled BUY 0.01 BTC-USD" in out
