@@ -217,7 +217,7 @@ class App:
         scheduler.start()
         try:
             source = self._source = IndexerSource(
-                self.config.source, scheduler=scheduler, env=self.env
+                self.config.source, scheduler=scheduler, env=self.env, state=self._state
             )
             async with source:
                 self._log_watching(source)

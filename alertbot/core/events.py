@@ -35,6 +35,7 @@ TRANSPORT_KINDS = (
     "connection.gap",
     "feed.stale",
     "source.polling",
+    "source.catchup",
     "subscription.error",
 )
 KINDS = DATA_KINDS + TRANSPORT_KINDS

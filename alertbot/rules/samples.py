@@ -28,8 +28,10 @@ _ORDER: dict[str, Any] = {
     "reduce_only": False,
     "post_only": False,
     "removal_reason": None,
+    "updated_at": "2024-06-01T12:00:00.000Z",
     "address": ADDRESS,
     "subaccount": 0,
+    "catchup": False,
 }
 _POSITION: dict[str, Any] = {
     "address": ADDRESS,
@@ -42,6 +44,7 @@ _POSITION: dict[str, Any] = {
     "realized_pnl": 12.4,
     "unrealized_pnl": -35.2,
     "status": "OPEN",
+    "catchup": False,
 }
 
 SAMPLES: dict[str, dict[str, Any]] = {
@@ -78,6 +81,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "height": 18_000_123,
         "address": ADDRESS,
         "subaccount": 0,
+        "catchup": False,
     },
     **{f"position.{t}": dict(_POSITION) for t in ("opened", "changed", "closed")},
     "transfer": {
@@ -92,6 +96,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "created_at": "2024-06-01T11:59:30.000Z",
         "address": ADDRESS,
         "subaccount": 0,
+        "catchup": False,
     },
     "market": {
         "ticker": "BTC-USD",
@@ -149,6 +154,16 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "connection.gap": {"conn": 0, "missing": 3, "first_missing": 1042, "action": "resubscribe"},
     "feed.stale": {"conn": 0, "silence": 61.0},
     "source.polling": {"active": True, "down_for": 35.0, "reason": "websocket down"},
+    "source.catchup": {
+        "origin": "start",
+        "emitted": 12,
+        "skipped": 340,
+        "skipped_kinds": {"fill": 300, "order.filled": 40},
+        "oldest_skipped": "2024-05-29T08:00:00.000Z",
+        "newest_skipped": "2024-05-31T11:59:00.000Z",
+        "subaccounts": 2,
+        "lookback": 86400.0,
+    },
     "subscription.error": {
         "conn": 0,
         "channel": "v4_markets",

@@ -268,6 +268,11 @@ class Simulator:
         """Height + 1 and a v4_block_height update."""
         self._publish(self.exchange.new_block())
 
+    def set_clock_offset(self, seconds: float) -> None:
+        """Stamp what happens from now on `seconds` away from the wall clock (-3600: an hour
+        ago), so history older than a bot's catch-up lookback can be made."""
+        self.exchange.clock = lambda: time.time() + seconds
+
     async def disconnect_all(self, code: int = 1006) -> None:
         """Drop every connection: 1006 aborts TCP, other codes close with the doc's reason."""
         sessions = list(self._sessions)

@@ -82,11 +82,14 @@ class Account:
         "address",
         "adjust",
         "baseline_height",
+        "fill_mark",
         "number",
         "orders_synced",
         "parent",
         "positions",
         "synced",
+        "transfer_floor",
+        "transfer_mark",
         "usdc",
     )
 
@@ -100,6 +103,10 @@ class Account:
         self.baseline_height: int | None = None  # REST history at or below this never alerts
         self.synced = False  # positions/USDC baseline taken (first snapshot or REST body)
         self.orders_synced = False  # orders baseline taken
+        # the newest fill and transfer seen: (height, ids at that height), the catch-up cursors
+        self.fill_mark: tuple[int, set[str]] | None = None
+        self.transfer_mark: tuple[int, set[str]] | None = None
+        self.transfer_floor: int | None = None  # REST transfers at or below this are history
 
 
 def _price(pos: Position, markets: Markets) -> float:
@@ -202,6 +209,7 @@ def position_data(
         "realized_pnl": pos.realized_pnl,
         "unrealized_pnl": pos.unrealized_pnl,
         "status": status or pos.status,
+        "catchup": False,
     }
 
 

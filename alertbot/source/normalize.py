@@ -162,6 +162,16 @@ class Normalizer:
             "REST fills", lambda: self.subs.rest_fills(address, number, body, now), body
         )
 
+    def rest_transfers(
+        self, address: str, number: int, body: Any, now: float, *, parent: bool = False
+    ) -> list[Event]:
+        """GET /transfers (or /transfers/parentSubaccountNumber with `parent`)."""
+        return self._run(
+            "REST transfers",
+            lambda: self.subs.rest_transfers(address, number, body, now, parent=parent),
+            body,
+        )
+
     def rest_markets(self, body: Any, now: float) -> list[Event]:
         """GET /perpetualMarkets (same shape as the v4_markets snapshot)."""
         return self._run("REST markets", lambda: self._markets(body, now, REST, False), body)

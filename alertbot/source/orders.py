@@ -34,6 +34,7 @@ _KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "reduceOnly": ("reduce_only", flag),
     "postOnly": ("post_only", flag),
     "removalReason": ("removal_reason", opt_text),
+    "updatedAt": ("updated_at", opt_text),
 }
 
 
@@ -88,8 +89,10 @@ def _blank(order_id: str, address: str, subaccount: int) -> dict[str, Any]:
         "reduce_only": None,
         "post_only": None,
         "removal_reason": None,
+        "updated_at": None,
         "address": address,
         "subaccount": subaccount,
+        "catchup": False,
     }
 
 

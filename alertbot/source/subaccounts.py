@@ -15,7 +15,7 @@ from alertbot.source.accounts import (
     parse_usdc,
     raw_equity,
 )
-from alertbot.source.activity import Recent, fill_data, transfer_data
+from alertbot.source.activity import Recent, advance, fill_data, transfer_data
 from alertbot.source.markets import Markets
 from alertbot.source.numbers import BAD_ITEM, describe, height, num, opt_height, opt_num
 from alertbot.source.orders import Orders
@@ -75,6 +75,8 @@ class Subaccounts:
         self._parents_seen.add((address, parent))
         sub = contents.get("subaccount") or {}
         block = contents.get("blockHeight")
+        home = self.accounts.by_key.get((address, parent))
+        since = None if first or home is None else home.baseline_height
         for child in sub.get("childSubaccounts") or ():
             try:
                 number = int(child["subaccountNumber"])
@@ -82,6 +84,8 @@ class Subaccounts:
             except BAD_ITEM as exc:
                 self._report("child subaccount", exc, child)
                 continue
+            if acct.baseline_height is None and since is not None:
+                acct.baseline_height = since  # a new child: its history since ours is news
             self._load(acct, child, block, first, origin, now, conn, out)
             acct.synced = True
         orders = contents.get("orders")
@@ -207,13 +211,25 @@ class Subaccounts:
                 touched = True
         return touched
 
-    def _transfer(self, item: Any, acct: Account, now: float, conn: int, out: list[Event]) -> None:
+    def _transfer(
+        self,
+        item: Any,
+        acct: Account,
+        now: float,
+        conn: int,
+        out: list[Event],
+        floor: int | None = None,
+    ) -> None:
+        """Emit a new transfer once; with `floor`, those at or below it are only recorded."""
         try:
             data = transfer_data(item, acct.address, acct.number)
         except BAD_ITEM as exc:
             self._report("transfer", exc, item)
             return
-        if self.transfers.add(f"{acct.address}/{acct.number}:{data['id']}"):
+        if not self.transfers.add(f"{acct.address}/{acct.number}:{data['id']}"):
+            return
+        acct.transfer_mark = advance(acct.transfer_mark, data["height"], data["id"])
+        if floor is None or (data["height"] is not None and data["height"] > floor):
             out.append(Event("transfer", now, data, conn))
 
     # --- orders and fills (WS and REST) ----------------------------------------------------
@@ -266,6 +282,8 @@ class Subaccounts:
                 continue
             if not self.fills.add(data["id"]):
                 continue
+            owner = acct if number == acct.number else self.accounts.get(acct.address, number, None)
+            owner.fill_mark = advance(owner.fill_mark, data["height"], data["id"])
             if above is not None and (data["height"] is None or data["height"] <= above):
                 continue
             out.append(Event("fill", now, data, conn))
@@ -291,6 +309,40 @@ class Subaccounts:
             acct.baseline_height = above
         self._fills(items, acct, above if above is not None else 2**63, now, -1, out)
         return out
+
+    def rest_transfers(
+        self, address: str, number: int, body: Any, now: float, *, parent: bool = False
+    ) -> list[Event]:
+        """GET /transfers (or the parent's): transfers above the account's floor alert.
+
+        The floor is the height of our first sight (or the restored cursor); with neither, the
+        first body is history and its top height becomes the floor.
+        """
+        out: list[Event] = []
+        home = self.accounts.get(address, number, None)
+        items = body["transfers"]
+        for item in items:
+            try:
+                acct = self._transfer_owner(item, home) if parent else home
+            except BAD_ITEM as exc:
+                self._report("transfer", exc, item)
+                continue
+            if acct.transfer_floor is None:
+                acct.transfer_floor = acct.baseline_height
+            if acct.transfer_floor is None:
+                acct.transfer_floor = self._max_fill_height(items)
+            floor = acct.transfer_floor
+            self._transfer(item, acct, now, -1, out, 2**63 if floor is None else floor)
+        return out
+
+    def _transfer_owner(self, item: Any, home: Account) -> Account:
+        """The child a parent's REST transfer belongs to: its side of the transfer."""
+        incoming = item["type"] in ("TRANSFER_IN", "DEPOSIT")
+        party = item.get("recipient" if incoming else "sender") or {}
+        number = party.get("subaccountNumber")
+        if party.get("address") != home.address or not isinstance(number, int):
+            return home
+        return self.accounts.get(home.address, number, home.number)
 
     def _max_fill_height(self, items: Any) -> int | None:
         """With no baseline yet, the first fills body is history: its top height becomes one."""
