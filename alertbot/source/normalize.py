@@ -292,7 +292,9 @@ class Normalizer:
         else:
             accounts = {id(a): a for t in tickers for a in holding(t)}.values()
         markets = self.markets
-        return [Event("account", now, account_data(a, markets, "price"), conn) for a in accounts]
+        out = [Event("account", now, account_data(a, markets, "price"), conn) for a in accounts]
+        self.subs.risk_events(accounts, now, conn, "price", out)
+        return out
 
     # --- order book --------------------------------------------------------------------------
 
