@@ -103,11 +103,15 @@ def liquidation_price(leg: Leg, equity: float, mmr: float) -> float | None:
 def distance(leg: Leg, liq: float | None) -> tuple[float | None, float | None]:
     """How far the oracle may move against the leg before liquidation: % of oracle and USD.
 
-    Positive while safe, negative once past (the account is liquidatable).
+    Positive while safe, negative once past (the account is liquidatable). With no positive
+    liquidation price the distance is measured to 0, so rules always get a number: a long
+    then shows 100 % (no price of its own can liquidate it), a short -100 % (the account is
+    liquidatable at any price of this market).
     """
-    if liq is None or leg.price <= 0.0:
+    if leg.size == 0.0 or leg.price <= 0.0:
         return None, None
-    usd = leg.price - liq if leg.size > 0 else liq - leg.price
+    target = 0.0 if liq is None else liq
+    usd = leg.price - target if leg.size > 0 else target - leg.price
     return usd / leg.price * 100.0, usd
 
 

@@ -102,9 +102,23 @@ def test_isolated_children_are_separate_margin_accounts() -> None:
 def test_zero_size_and_no_debt_have_no_liquidation_price() -> None:
     # size 0: no denominator -> None. A fully funded long (USDC 0, E = 6000):
     # p = (6000 - 6000) / 0.097 = 0 -> not positive -> None
+    # the distance is then measured to 0: the long must fall 100 %, all 60000 USD of it
     assert liq_of(0.0, [btc(0.0)], 0) is None
+    assert distance(btc(0.0), None) == (None, None)
     assert liq_of(0.0, [btc(0.1)], 0) is None
-    assert distance(btc(0.1), None) == (None, None)
+    assert distance(btc(0.1), None) == (100.0, 60_000.0)
+
+
+def test_a_short_liquidatable_at_any_price_has_distance_minus_100() -> None:
+    # BTC short -0.1 @ 60000 beside ETH long 100 @ 3000 (mmf .05: MMR_others = 15000),
+    # USDC -289000: E = -289000 - 6000 + 300000 = 5000; MMR = 15000 + 180 = 15180 > E
+    # BTC: p = (15000 - 6000 - 5000) / (-0.1 * 1.03) = 4000 / -0.103 < 0 -> None
+    legs = [btc(-0.1), eth(100.0)]
+    total = totals(-289_000.0, legs)
+    assert total.equity == pytest.approx(5_000.0)
+    assert liquidatable(total)
+    assert liq_of(-289_000.0, legs, 0) is None
+    assert distance(legs[0], None) == (-100.0, -60_000.0)
 
 
 def test_closed_position_leaves_only_usdc() -> None:
