@@ -128,6 +128,7 @@ class Orders:
         # live (non-final) stops and take-profits by (address, subaccount, ticker): stop coverage
         self.protective: dict[MarketKey, dict[str, dict[str, Any]]] = {}
         self.protective_touched: set[MarketKey] = set()  # drained by the risk tracker
+        self.protective_version: dict[MarketKey, int] = {}  # bumped on every change (caches)
 
     def apply(
         self,
@@ -172,6 +173,7 @@ class Orders:
         """Keep `protective` in step with one stop or take-profit order."""
         key = (fields["address"], fields["subaccount"], fields["ticker"])
         self.protective_touched.add(key)
+        self.protective_version[key] = self.protective_version.get(key, 0) + 1
         if fields["status"] in FINAL or fields["status"] == "BEST_EFFORT_CANCELED":
             found = self.protective.get(key)
             if found is not None:

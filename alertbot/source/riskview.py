@@ -10,18 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from alertbot.source.accounts import Account, Position, account_price
 from alertbot.source.markets import Markets
 from alertbot.source.orders import STOP_TYPES, TAKE_PROFIT_TYPES, Orders
 from alertbot.source.risk import (
     Leg,
-    Totals,
     effective_imf,
     funding_estimate,
     leg_risk,
-    liquidatable,
     margin_ratio,
     totals,
 )
@@ -48,6 +46,28 @@ def legs(acct: Account, markets: Markets) -> list[tuple[Position, Leg]]:
     return out
 
 
+def _rows(
+    acct: Account, markets: Markets
+) -> list[tuple[Position, float, float, float, float, float | None]]:
+    """(position, size, price, mmf, effective imf, funding rate) per open position."""
+    out: list[tuple[Position, float, float, float, float, float | None]] = []
+    for pos in acct.positions.values():
+        market = markets.get(pos.ticker)
+        if market is None:
+            out.append((pos, pos.size, pos.mark, 0.0, 0.0, None))
+            continue
+        price = market.oracle_price
+        if price is None:
+            price = pos.mark
+        imf = market.imf or 0.0
+        if market.oi_upper_cap:
+            imf = effective_imf(
+                imf, market.open_interest, price, market.oi_lower_cap, market.oi_upper_cap
+            )
+        out.append((pos, pos.size, price, market.mmf or 0.0, imf, market.next_funding_rate))
+    return out
+
+
 def _epoch(value: str | None) -> float | None:
     """goodTilBlockTime (ISO 8601, Z) as epoch seconds; None when absent or unreadable."""
     if not value:
@@ -58,40 +78,71 @@ def _epoch(value: str | None) -> float | None:
         return None
 
 
-def coverage(
-    size: float, liq: float | None, orders: list[dict[str, Any]], now: float
-) -> dict[str, Any]:
-    """Stop coverage of a position from its live reduce-only stops and take-profits."""
-    closing = "SELL" if size > 0 else "BUY"
-    stops, tps = [], []
+class Cover(NamedTuple):
+    """What a position's live protective orders amount to, for one closing side."""
+
+    trigger: float | None  # the stop that fires first
+    size: float  # remaining size of the covering stops
+    stop_expiry: float | None  # epoch of the earliest covering stop's expiry
+    tp_expiry: float | None  # the same for take-profits
+
+
+def summarize(long: bool, orders: Iterable[dict[str, Any]]) -> Cover:
+    """Reduce-only stops and take-profits on the closing side that are still working."""
+    closing = "SELL" if long else "BUY"
+    triggers: list[float] = []
+    size = 0.0
+    stop_times: list[float] = []
+    tp_times: list[float] = []
     for fields in orders:
         if not fields["reduce_only"] or fields["side"] != closing:
             continue
         if fields["status"] not in _WORKING or fields["trigger_price"] is None:
             continue
+        expiry = _epoch(fields["good_til_block_time"])
         if fields["type"] in STOP_TYPES:
-            stops.append(fields)
-        elif fields["type"] in TAKE_PROFIT_TYPES:
-            tps.append(fields)
-    trigger = None
-    if stops:  # the stop that fires first: the highest for a long, the lowest for a short
-        prices = [f["trigger_price"] for f in stops]
-        trigger = max(prices) if size > 0 else min(prices)
+            triggers.append(fields["trigger_price"])
+            size += fields["remaining"] or fields["size"] or 0.0
+            if expiry is not None:
+                stop_times.append(expiry)
+        elif fields["type"] in TAKE_PROFIT_TYPES and expiry is not None:
+            tp_times.append(expiry)
+    # the stop that fires first: the highest for a long, the lowest for a short
+    trigger = (max(triggers) if long else min(triggers)) if triggers else None
+    return Cover(
+        trigger, size, min(stop_times) if stop_times else None, min(tp_times) if tp_times else None
+    )
+
+
+def cover_fields(cover: Cover, long: bool, liq: float | None, now: float) -> dict[str, Any]:
+    """The stop fields of a `risk` event: status against the liquidation price, expiries."""
+    trigger = cover.trigger
     status = "missing" if trigger is None else "ok"
-    if trigger is not None and liq is not None and (trigger <= liq if size > 0 else trigger >= liq):
+    if trigger is not None and liq is not None and (trigger <= liq if long else trigger >= liq):
         status = "unsafe"
     return {
         "stop_status": status,
         "stop_trigger_price": trigger,
-        "stop_size": sum(f["remaining"] or f["size"] or 0.0 for f in stops),
-        "stop_expires_in": _expires_in(stops, now),
-        "take_profit_expires_in": _expires_in(tps, now),
+        "stop_size": cover.size,
+        "stop_expires_in": None if cover.stop_expiry is None else cover.stop_expiry - now,
+        "take_profit_expires_in": None if cover.tp_expiry is None else cover.tp_expiry - now,
     }
 
 
-def _expires_in(orders: list[dict[str, Any]], now: float) -> float | None:
-    times = [t for t in (_epoch(f["good_til_block_time"]) for f in orders) if t is not None]
-    return min(times) - now if times else None
+def coverage(
+    size: float, liq: float | None, orders: list[dict[str, Any]], now: float
+) -> dict[str, Any]:
+    """Stop coverage of a position from its live reduce-only stops and take-profits."""
+    return cover_fields(summarize(size > 0, orders), size > 0, liq, now)
+
+
+_UNCOVERED: dict[str, Any] = {
+    "stop_status": "missing",
+    "stop_trigger_price": None,
+    "stop_size": 0.0,
+    "stop_expires_in": None,
+    "take_profit_expires_in": None,
+}
 
 
 class RiskTracker:
@@ -102,58 +153,95 @@ class RiskTracker:
         self.orders = orders
         self.stop_state: dict[StopKey, str] = {}
         self.last_payment: dict[StopKey, float] = {}
+        self._covers: dict[tuple[StopKey, bool], tuple[int, Cover]] = {}
+
+    def _cover(self, key: StopKey, long: bool) -> Cover | None:
+        """The position's Cover, recomputed only when its protective orders changed."""
+        found = self.orders.protective.get(key)
+        if not found:
+            return None
+        version = self.orders.protective_version.get(key, 0)
+        cached = self._covers.get((key, long))
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        cover = summarize(long, found.values())
+        self._covers[(key, long)] = (version, cover)
+        return cover
 
     def account(self, acct: Account, now: float, origin: str) -> list[Event]:
-        """One `risk` event per open position, then any `stop.*` transition."""
-        pairs = legs(acct, self.markets)
-        total = totals(acct.usdc + acct.adjust, (leg for _, leg in pairs))
-        out: list[Event] = []
-        for pos, leg in pairs:
-            data = self._position(acct, pos, leg, total, now, origin)
-            out.append(("risk", data))
-            self._stop_change(data, out)
-        return out
+        """One `risk` event per open position, then any `stop.*` transition.
 
-    def _position(
-        self, acct: Account, pos: Position, leg: Leg, total: Totals, now: float, origin: str
-    ) -> dict[str, Any]:
-        risk = leg_risk(leg, total)
-        market = self.markets.get(pos.ticker)
-        rate = None if market is None else market.next_funding_rate
-        estimate = funding_estimate(leg.size, leg.price, rate)
-        protecting = self.orders.protecting(acct.address, acct.number, pos.ticker)
-        return {
+        This runs for every holder on every oracle price, so it is `risk.py`'s math inlined
+        (one pass for the totals, one per position; tests/source/test_risk_events.py checks it
+        against the reference functions): the shared fields are built once, and a position
+        without stops skips the coverage scan.
+        """
+        rows = _rows(acct, self.markets)
+        equity = acct.usdc + acct.adjust
+        mmr = imr = 0.0
+        for _, size, price, mmf, imf, _ in rows:
+            notional = abs(size) * price
+            equity += size * price
+            mmr += notional * mmf
+            imr += notional * imf
+        shared = {
             "address": acct.address,
             "subaccount": acct.number,
             "parent_subaccount": acct.parent,
             "margin_mode": "isolated" if acct.number >= ISOLATED_FROM else "cross",
-            "ticker": pos.ticker,
-            "side": pos.side,
-            "size": pos.size,
-            "oracle_price": leg.price,
-            "entry_price": pos.entry_price,
-            "liquidation_price": risk.liquidation_price,
-            "liquidation_distance_pct": risk.distance_pct,
-            "liquidation_distance_usd": risk.distance_usd,
-            "maintenance_requirement": risk.maintenance,
-            "initial_requirement": risk.initial,
-            "initial_margin_fraction": leg.imf,
-            "maintenance_margin_fraction": leg.mmf,
-            "equity": total.equity,
-            "account_maintenance_requirement": total.mmr,
-            "account_initial_requirement": total.imr,
-            "margin_ratio": margin_ratio(total.mmr, total.equity),
-            "liquidatable": liquidatable(total),
-            **coverage(leg.size, risk.liquidation_price, protecting, now),
-            "funding_rate": rate,
-            "funding_next": estimate,
-            "funding_per_day": None if estimate is None else estimate * 24.0,
-            "net_funding": pos.net_funding,
+            "equity": equity,
+            "account_maintenance_requirement": mmr,
+            "account_initial_requirement": imr,
+            "margin_ratio": margin_ratio(mmr, equity),
+            "liquidatable": mmr > 0.0 and equity < mmr,
             "origin": origin,
         }
+        stop_state = self.stop_state
+        out: list[Event] = []
+        for pos, size, price, mmf, imf, rate in rows:
+            notional = abs(size) * price
+            own = notional * mmf
+            liq: float | None = None
+            if size:
+                liq = (mmr - own + size * price - equity) / (
+                    size * (1.0 - mmf if size > 0 else 1.0 + mmf)
+                )
+                if liq <= 0.0:
+                    liq = None
+            pct = usd = None
+            if size and price > 0.0:
+                usd = price - (liq or 0.0) if size > 0 else (liq or 0.0) - price
+                pct = usd / price * 100.0
+            estimate = None if rate is None else -size * price * rate
+            key = (acct.address, acct.number, pos.ticker)
+            cover = self._cover(key, size > 0)
+            fields = _UNCOVERED if cover is None else cover_fields(cover, size > 0, liq, now)
+            data = {
+                **shared,
+                "ticker": pos.ticker,
+                "side": pos.side,
+                "size": size,
+                "oracle_price": price,
+                "entry_price": pos.entry_price,
+                "liquidation_price": liq,
+                "liquidation_distance_pct": pct,
+                "liquidation_distance_usd": usd,
+                "maintenance_requirement": own,
+                "initial_requirement": notional * imf,
+                "initial_margin_fraction": imf,
+                "maintenance_margin_fraction": mmf,
+                **fields,
+                "funding_rate": rate,
+                "funding_next": estimate,
+                "funding_per_day": None if estimate is None else estimate * 24.0,
+                "net_funding": pos.net_funding,
+            }
+            out.append(("risk", data))
+            if stop_state.get(key) != fields["stop_status"]:
+                self._stop_change(key, data, out)
+        return out
 
-    def _stop_change(self, data: dict[str, Any], out: list[Event]) -> None:
-        key = (data["address"], data["subaccount"], data["ticker"])
+    def _stop_change(self, key: StopKey, data: dict[str, Any], out: list[Event]) -> None:
         status = data["stop_status"]
         before = self.stop_state.get(key)
         if before == status:
@@ -168,6 +256,8 @@ class RiskTracker:
         key = (acct.address, acct.number, ticker)
         self.stop_state.pop(key, None)
         self.last_payment.pop(key, None)
+        self._covers.pop((key, True), None)
+        self._covers.pop((key, False), None)
 
     def funding(
         self, acct: Account, old: Position | None, new: Position, now: float
