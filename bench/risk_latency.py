@@ -22,11 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.latency import Hook
-
 from alertbot.app import App
 from alertbot.config_load import parse_config
 from alertbot.sim import SimSettings, Simulator, load_scenario
+from bench.latency import Hook
 
 ACC = "dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art/0"
 
