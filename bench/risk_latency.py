@@ -34,7 +34,7 @@ def config_text(sim: Simulator, hook_port: int, state: str) -> str:
     return f"""
 version: 1
 source: {{ws_url: "{sim.ws_url}", rest_url: "{sim.rest_url}", subaccounts: [{ACC}],
-          markets: [BTC-USD], market_channels: [], batched: false}}
+          markets: [BTC-USD], batched: false}}
 state_dir: {state}
 http: {{listen: "127.0.0.1:0"}}
 notifiers:
@@ -47,6 +47,7 @@ rules:
     notify: [hook]
     group_wait: 0s
     group_interval: 0s
+    flapping: {{changes: 0}}    # every crossing is told (flap detection would go quiet)
 """
 
 

@@ -5,9 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from alertbot.core.model import Event
+from alertbot.source.accounts import Account, Position
+from alertbot.source.markets import Markets
 from alertbot.source.normalize import Normalizer
+from alertbot.source.orders import Orders
+from alertbot.source.risk import Leg, leg_risk, totals
+from alertbot.source.riskview import RiskTracker
 
 ADDR = "dydx1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq"
 CH = "v4_subaccounts"
@@ -220,3 +227,36 @@ def test_closed_position_stops_risk_events() -> None:
     assert [e.kind for e in events if e.kind.startswith(("risk", "stop"))] == []
     update = {"oraclePrices": {"BTC-USD": {"oraclePrice": "50000"}}}
     assert not of(n.update("v4_markets", None, update, NOW, 0), "risk")
+
+
+@given(
+    st.floats(-20_000.0, 20_000.0),
+    st.lists(
+        st.tuples(st.floats(-5.0, 5.0), st.floats(1.0, 100_000.0), st.floats(0.005, 0.2)),
+        min_size=1,
+        max_size=5,
+    ),
+)
+def test_the_inlined_hot_path_matches_the_reference_math(
+    usdc: float, specs: list[tuple[float, float, float]]
+) -> None:
+    markets = Markets()
+    acct = Account(ADDR, 0, None)
+    acct.usdc = usdc
+    legs = []
+    for i, (size, price, mmf) in enumerate(specs):
+        ticker = f"M{i}-USD"
+        markets.merge(ticker, {"oraclePrice": str(price), "maintenanceMarginFraction": str(mmf)})
+        markets.merge(ticker, {"initialMarginFraction": str(min(2 * mmf, 1.0))})
+        acct.positions[ticker] = Position(ticker, "LONG" if size > 0 else "SHORT", size, "OPEN")
+        legs.append(Leg(ticker, size, price, mmf, min(2 * mmf, 1.0)))
+    total = totals(usdc, legs)
+    events = RiskTracker(markets, Orders()).account(acct, NOW, "price")
+    risks = [d for k, d in events if k == "risk"]
+    for leg, data in zip(legs, risks, strict=True):
+        ref = leg_risk(leg, total)
+        assert data["equity"] == pytest.approx(total.equity)
+        assert data["liquidation_price"] == pytest.approx(ref.liquidation_price)
+        assert data["liquidation_distance_pct"] == pytest.approx(ref.distance_pct)
+        assert data["maintenance_requirement"] == pytest.approx(ref.maintenance)
+        assert data["initial_requirement"] == pytest.approx(ref.initial)
