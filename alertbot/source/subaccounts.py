@@ -42,6 +42,7 @@ class Subaccounts:
         self.fills = Recent()
         self.transfers = Recent()
         self.risk = RiskTracker(markets, self.orders)
+        self.risk_enabled = True  # Normalizer(risk=False) turns the risk family of events off
         self._problem = problem
         self._last_block = last_block
         self._parents_seen: set[tuple[str, int]] = set()
@@ -140,6 +141,8 @@ class Subaccounts:
         self, accts: Iterable[Account], now: float, conn: int, origin: str, out: list[Event]
     ) -> None:
         """`risk` (and `stop.*`) events of these accounts, then one `risk.parent` per parent."""
+        if not self.risk_enabled:
+            return
         parents: set[tuple[str, int]] = set()
         risk = self.risk
         for acct in accts:
@@ -224,7 +227,7 @@ class Subaccounts:
                 out.append(Event(change[0], now, change[1], conn))
                 if change[0] == "position.closed":
                     self.risk.closed(acct, pos.ticker)
-            funding = self.risk.funding(acct, old, pos, now)
+            funding = self.risk.funding(acct, old, pos, now) if self.risk_enabled else None
             if funding is not None:
                 out.append(Event(funding[0], now, funding[1], conn))
 

@@ -260,3 +260,17 @@ def test_the_inlined_hot_path_matches_the_reference_math(
         assert data["liquidation_distance_pct"] == pytest.approx(ref.distance_pct)
         assert data["maintenance_requirement"] == pytest.approx(ref.maintenance)
         assert data["initial_requirement"] == pytest.approx(ref.initial)
+
+
+def test_risk_can_be_switched_off() -> None:
+    n = Normalizer(on_problem=_fail, risk=False)
+    n.snapshot("v4_markets", None, MARKETS, NOW, 0)
+    body = {"subaccount": sub(0, -5000.0, "1000", pos("BTC-USD", "0.1")), "orders": []}
+    events = n.snapshot(CH, f"{ADDR}/0", body, NOW, 0)
+    events += n.update(
+        "v4_markets", None, {"oraclePrices": {"BTC-USD": {"oraclePrice": "55000"}}}, NOW, 0
+    )
+    events += n.update(
+        CH, f"{ADDR}/0", {"perpetualPositions": [pos("BTC-USD", "0.1", "-0.6")]}, NOW, 0
+    )
+    assert [e.kind for e in events] == ["account", "market", "account", "account"]
