@@ -28,6 +28,7 @@ from alertbot.notify.builtin.console import ConsoleNotifier
 from alertbot.notify.delivery import Delivery
 from alertbot.plugins import Plugins, make_plugin_manager, plugins_path
 from alertbot.reload import Reloaded, commit, content_hash, failure_notice, prepare
+from alertbot.rules.config import reads_risk
 from alertbot.rules.engine import Engine
 from alertbot.rules.runtime import RuleStats
 from alertbot.rules.silences import KEEP_EXPIRED, SilenceStore
@@ -135,6 +136,8 @@ class App:
             return False
         self._refused = ""
         self.config, self.engine = result.config, result.engine
+        if self._source is not None:  # a reloaded rule on risk kinds gets them at once
+            self._source.normalizer.risk = reads_risk(self.config.rules)
         if result.restart_needed:
             later = ", ".join(result.restart_needed)
             log.warning("changed sections apply at the next restart: %s", later)
@@ -220,6 +223,7 @@ class App:
                 self.config.source, scheduler=scheduler, env=self.env, state=self._state
             )
             async with source:
+                source.normalizer.risk = reads_risk(self.config.rules)  # else skip the math
                 self._log_watching(source)
                 self.ready.set()
                 await self._supervise(source)

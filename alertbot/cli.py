@@ -72,12 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_optional(sub: Any) -> None:
-    """The commands of the command layer (check, test, silence; plugins, notify-test; outbox)."""
-    from alertbot.commands import notify, outbox, rules
+    """The command-layer commands: check, test, silence; plugins, notify-test; outbox; risk."""
+    from alertbot.commands import notify, outbox, risk, rules
 
     rules.register(sub)
     notify.register(sub)
     outbox.register(sub)
+    risk.register(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

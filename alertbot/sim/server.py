@@ -218,11 +218,14 @@ class Simulator:
         client_id: str | None = None,
         status: str = "OPEN",
         trigger_price: float | None = None,
+        reduce_only: bool = False,
+        good_til: float | None = None,
     ) -> str:
         """Place an order (conditional types start UNTRIGGERED); returns its uuid."""
         order, updates = self.exchange.place_order(
             account, ticker, side, size, price, type=type, order_id=order_id,
             client_id=client_id, status=status, trigger_price=trigger_price,
+            reduce_only=reduce_only, good_til=good_til,
         )  # fmt: skip
         self._publish(updates)
         return order.id
@@ -259,6 +262,12 @@ class Simulator:
         fill, updates = self.exchange.liquidate(account, ticker, price)
         self._publish(updates)
         return fill.id
+
+    def funding_tick(
+        self, ticker: str, rate: float | None = None, *, next_rate: float | None = None
+    ) -> None:
+        """An hourly funding tick: netFunding and USDC of every position in `ticker` change."""
+        self._publish(self.exchange.funding_tick(ticker, rate, next_rate))
 
     def transfer(self, account: str, amount: float, *, type: str = "DEPOSIT") -> None:
         """Move USDC (DEPOSIT/WITHDRAWAL/TRANSFER_IN/TRANSFER_OUT)."""

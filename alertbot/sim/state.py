@@ -178,6 +178,8 @@ class Exchange:
         client_id: str | None = None,
         status: str = "OPEN",
         trigger_price: float | None = None,
+        reduce_only: bool = False,
+        good_til: float | None = None,
     ) -> Order:
         if side not in ("BUY", "SELL") or size <= 0 or price <= 0:
             raise ValueError(f"bad order: side={side} size={size} price={price}")
@@ -204,7 +206,8 @@ class Exchange:
             updated_at=now,
             updated_at_height=self.height,
             good_til_block=self.height + SHORT_TERM_BLOCKS if short_term else None,
-            good_til_block_time=None if short_term else now + LONG_TERM_SECONDS,
+            good_til_block_time=None if short_term else now + (good_til or LONG_TERM_SECONDS),
+            reduce_only=reduce_only,
             trigger_price=trigger_price if trigger_price is not None or not conditional else price,
         )
 
@@ -341,6 +344,33 @@ class Exchange:
         for resolution in CANDLE_SECONDS:
             candle = ledger.candle_trade(market, resolution, fill)
             out.append(Update("v4_candles", f"{market.ticker}/{resolution}", candle))
+        return out
+
+    @_in_open_block
+    def funding_tick(
+        self, ticker: str, rate: float | None, next_rate: float | None = None
+    ) -> list[Update]:
+        """Settle one funding tick: payment = -size x oracle x rate into USDC and netFunding."""
+        market = self.market(ticker)
+        rate = market.next_funding_rate if rate is None else rate
+        out: list[Update] = []
+        for account in self.accounts.values():
+            pos = account.positions.get(ticker)
+            if pos is None:
+                continue
+            payment = -pos.size * market.oracle_price * rate
+            pos.net_funding += payment
+            account.usdc += payment
+            account.updated_at_height = self.height
+            body = views.position_ws_json(pos, account, market.oracle_price)
+            usdc = views.usdc_ws_json(account)
+            out.append(
+                self._subaccount_update(account, perpetualPositions=[body], assetPositions=[usdc])
+            )
+        if next_rate is not None:
+            market.next_funding_rate = next_rate
+            trading = {ticker: {"id": str(market.market_id), "nextFundingRate": num(next_rate)}}
+            out.append(Update("v4_markets", "v4_markets", {"trading": trading}))
         return out
 
     @_in_open_block

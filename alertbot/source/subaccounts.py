@@ -19,6 +19,7 @@ from alertbot.source.activity import Recent, advance, fill_data, transfer_data
 from alertbot.source.markets import Markets
 from alertbot.source.numbers import BAD_ITEM, describe, height, num, opt_height, opt_num
 from alertbot.source.orders import Orders
+from alertbot.source.riskview import RiskTracker
 
 Problem = Callable[[str, Any], None]
 
@@ -40,6 +41,8 @@ class Subaccounts:
         self.orders = Orders()
         self.fills = Recent()
         self.transfers = Recent()
+        self.risk = RiskTracker(markets, self.orders)
+        self.risk_enabled = True  # Normalizer(risk=False) turns the risk family of events off
         self._problem = problem
         self._last_block = last_block
         self._parents_seen: set[tuple[str, int]] = set()
@@ -136,6 +139,25 @@ class Subaccounts:
             acct.baseline_height = self._baseline_height(sub, block)
         data = account_data(acct, self.markets, origin, reported)
         out.append(Event("account", now, data, conn))
+        self.risk_events([acct], now, conn, origin, out)
+
+    def risk_events(
+        self, accts: Iterable[Account], now: float, conn: int, origin: str, out: list[Event]
+    ) -> None:
+        """`risk` (and `stop.*`) events of these accounts, then one `risk.parent` per parent."""
+        if not self.risk_enabled:
+            return
+        parents: set[tuple[str, int]] = set()
+        risk = self.risk
+        for acct in accts:
+            if acct.positions:
+                out.extend(Event(k, now, d, conn) for k, d in risk.account(acct, now, origin))
+            if acct.parent is not None:
+                parents.add((acct.address, acct.parent))
+        for address, parent in parents:
+            family = self.accounts.family(address, parent)
+            kind, data = risk.parents(family, address, parent)
+            out.append(Event(kind, now, data, conn))
 
     def _parse_positions(self, acct: Account, items: Iterable[Any]) -> dict[str, Position]:
         positions: dict[str, Position] = {}
@@ -184,10 +206,7 @@ class Subaccounts:
         perps = contents.get("perpetualPositions")
         if perps:
             touched = True
-            for pos in self._parse_positions(acct, perps).values():
-                change = self.accounts.put(acct, pos)
-                if change is not None:
-                    out.append(Event(change[0], now, change[1], conn))
+            self._positions(acct, perps, now, conn, out)
         assets = contents.get("assetPositions")
         if assets:
             touched = self._assets(acct, assets) or touched
@@ -196,7 +215,25 @@ class Subaccounts:
             self._transfer(transfer, acct, now, conn, out)
         if touched:
             out.append(Event("account", now, account_data(acct, self.markets, "update"), conn))
+        if touched or self.orders.protective_touched:
+            self.orders.protective_touched.clear()
+            self.risk_events([acct], now, conn, "update", out)
         return out
+
+    def _positions(
+        self, acct: Account, items: Iterable[Any], now: float, conn: int, out: list[Event]
+    ) -> None:
+        """Apply position items: position.* changes, settled funding, stop memory of closes."""
+        for pos in self._parse_positions(acct, items).values():
+            old = acct.positions.get(pos.ticker)
+            change = self.accounts.put(acct, pos)
+            if change is not None:
+                out.append(Event(change[0], now, change[1], conn))
+                if change[0] == "position.closed":
+                    self.risk.closed(acct, pos.ticker)
+            funding = self.risk.funding(acct, old, pos, now) if self.risk_enabled else None
+            if funding is not None:
+                out.append(Event(funding[0], now, funding[1], conn))
 
     def _assets(self, acct: Account, items: Iterable[Any]) -> bool:
         touched = False

@@ -15,6 +15,7 @@ from alertbot.source.client import IndexerSource
 from alertbot.source.config import SourceConfig
 from alertbot.source.restsync import PAGE
 from alertbot.state import open_state
+from tests.source.riskkinds import without_risk
 from tests.source.test_live import ACC, Tap, config_for
 
 
@@ -39,7 +40,7 @@ async def start_round(config: SourceConfig, state_dir: Path) -> list[Event]:
 
 async def test_more_than_a_page_of_fills_while_stopped(sim, tmp_path):
     config = config_for(sim, markets=[], polling={"enabled": False})
-    first = await start_round(config, tmp_path)
+    first = without_risk(await start_round(config, tmp_path))
     assert [e.kind for e in first] == ["source.catchup"]  # the baseline
     made: list[str] = []
     order = sim.place_order(ACC, "ETH-USD", "BUY", 10.0, 3000)
@@ -56,6 +57,6 @@ async def test_more_than_a_page_of_fills_while_stopped(sim, tmp_path):
     assert [e.at for e in fills] == sorted(e.at for e in fills)
     (summary,) = [e for e in second if e.kind == "source.catchup"]
     assert summary.data["emitted"] == len([e for e in second if e.data.get("catchup")])
-    third = await start_round(config, tmp_path)
+    third = without_risk(await start_round(config, tmp_path))
     assert [e.kind for e in third] == ["source.catchup"]
     assert third[-1].data["emitted"] == 0
