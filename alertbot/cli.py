@@ -13,7 +13,7 @@ from alertbot import __version__
 from alertbot.commands.args import config_arg
 from alertbot.config_load import load_config
 from alertbot.core.errors import AlertbotError, ConfigError
-from alertbot.core.secrets import known, scrub
+from alertbot.core.secrets import scrub_known
 from alertbot.core.tasks import TaskFailed
 from alertbot.logs import setup_logging
 
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("stopped: %s; exit %d", exc, EXIT_CRASHED, exc_info=exc.error)
         return EXIT_CRASHED
     except AlertbotError as exc:
-        print(scrub(f"alertbot: {exc}", known()), file=sys.stderr)
+        print(scrub_known(f"alertbot: {exc}"), file=sys.stderr)
         return EXIT_USAGE
 
 
