@@ -313,7 +313,8 @@ class App:
                 found = process(event, event.at)
                 if found:
                     notes += found
-                    self.latency.observe(max(0.0, self.clock() - event.at))
+                    if not event.data.get("catchup"):  # its `at` is when it really happened
+                        self.latency.observe(max(0.0, self.clock() - event.at))
             self._commit(notes)
 
     def _tick(self) -> None:
