@@ -421,6 +421,8 @@ class App:
             rule_failures=_rule_failures(self.engine.stats),
             rules_disabled=len(self.engine.disabled),
             problem_reasons=len(source.problems.counts) if source else 0,
+            unsaved=int(status.get("spilled", 0)),
+            unwritable=str(status.get("unwritable", "")),
         )
 
 

@@ -33,6 +33,7 @@ from alertbot.source.protocol import CAPS
 from alertbot.source.rest import IndexerRest
 from alertbot.source.restsync import RestSync, RoundHook
 from alertbot.source.subscriptions import ACCOUNT_CHANNELS, Pacer, Subscription, shard, wanted
+from alertbot.state import StateWriteError
 from alertbot.state.api import StateStore
 
 log = logging.getLogger("alertbot.source")
@@ -109,6 +110,7 @@ class IndexerSource:
         self._stopping = False
         self.frame_failures = 0  # frames whose handling raised (each one restarted a connection)
         self._next_save = 0.0
+        self.cursors_unsaved = False  # the last cursor save failed (full disk): retried
 
     @property
     def connections(self) -> int:
@@ -217,7 +219,14 @@ class IndexerSource:
         every event the cursors reflect reached the engine; otherwise the last save stands.
         """
         if self.cursors is not None and not len(self.buffer):
-            self.cursors.save(self.clock())
+            try:
+                self.cursors.save(self.clock())
+            except StateWriteError as exc:  # a full disk: the last saved cursors stand
+                if not self.cursors_unsaved:
+                    log.error("cannot save the catch-up cursors, will retry: %s", exc)
+                self.cursors_unsaved = True
+            else:
+                self.cursors_unsaved = False
 
     # --- connections --------------------------------------------------------------------------
     def _start_connections(self) -> None:
