@@ -28,6 +28,7 @@ from alertbot.notify.builtin.console import ConsoleNotifier
 from alertbot.notify.delivery import Delivery
 from alertbot.plugins import Plugins, make_plugin_manager, plugins_path
 from alertbot.reload import Reloaded, commit, content_hash, failure_notice, prepare
+from alertbot.rules.config import reads_risk
 from alertbot.rules.engine import Engine
 from alertbot.rules.runtime import RuleStats
 from alertbot.rules.silences import KEEP_EXPIRED, SilenceStore
@@ -135,6 +136,8 @@ class App:
             return False
         self._refused = ""
         self.config, self.engine = result.config, result.engine
+        if self._source is not None:  # a reloaded rule on risk kinds gets them at once
+            self._source.normalizer.risk = reads_risk(self.config.rules)
         if result.restart_needed:
             later = ", ".join(result.restart_needed)
             log.warning("changed sections apply at the next restart: %s", later)
@@ -217,9 +220,10 @@ class App:
         scheduler.start()
         try:
             source = self._source = IndexerSource(
-                self.config.source, scheduler=scheduler, env=self.env
+                self.config.source, scheduler=scheduler, env=self.env, state=self._state
             )
             async with source:
+                source.normalizer.risk = reads_risk(self.config.rules)  # else skip the math
                 self._log_watching(source)
                 self.ready.set()
                 await self._supervise(source)
@@ -309,7 +313,8 @@ class App:
                 found = process(event, event.at)
                 if found:
                     notes += found
-                    self.latency.observe(max(0.0, self.clock() - event.at))
+                    if not event.data.get("catchup"):  # its `at` is when it really happened
+                        self.latency.observe(max(0.0, self.clock() - event.at))
             self._commit(notes)
 
     def _tick(self) -> None:
@@ -416,6 +421,8 @@ class App:
             rule_failures=_rule_failures(self.engine.stats),
             rules_disabled=len(self.engine.disabled),
             problem_reasons=len(source.problems.counts) if source else 0,
+            unsaved=int(status.get("spilled", 0)),
+            unwritable=str(status.get("unwritable", "")),
         )
 
 

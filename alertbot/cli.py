@@ -13,7 +13,7 @@ from alertbot import __version__
 from alertbot.commands.args import config_arg
 from alertbot.config_load import load_config
 from alertbot.core.errors import AlertbotError, ConfigError
-from alertbot.core.secrets import known, scrub
+from alertbot.core.secrets import scrub_known
 from alertbot.core.tasks import TaskFailed
 from alertbot.logs import setup_logging
 
@@ -72,12 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_optional(sub: Any) -> None:
-    """The commands of the command layer (check, test, silence; plugins, notify-test; outbox)."""
-    from alertbot.commands import notify, outbox, rules
+    """The command-layer commands: check, test, silence; plugins, notify-test; outbox; risk."""
+    from alertbot.commands import notify, outbox, risk, rules
 
     rules.register(sub)
     notify.register(sub)
     outbox.register(sub)
+    risk.register(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("stopped: %s; exit %d", exc, EXIT_CRASHED, exc_info=exc.error)
         return EXIT_CRASHED
     except AlertbotError as exc:
-        print(scrub(f"alertbot: {exc}", known()), file=sys.stderr)
+        print(scrub_known(f"alertbot: {exc}"), file=sys.stderr)
         return EXIT_USAGE
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from alertbot.core.secrets import known, scrub
+from alertbot.core.secrets import scrub_known
 
 
 class JsonFormatter(logging.Formatter):
@@ -24,10 +24,10 @@ class JsonFormatter(logging.Formatter):
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": mask_all(record.getMessage()),
+            "message": scrub_known(record.getMessage()),
         }
         if record.exc_info:
-            out["exception"] = mask_all(self.formatException(record.exc_info))
+            out["exception"] = scrub_known(self.formatException(record.exc_info))
         return orjson.dumps(out).decode()
 
 
@@ -36,12 +36,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """Render a record as text, then scrub it."""
-        return mask_all(super().format(record))
-
-
-def mask_all(text: str) -> str:
-    """Known secrets out of a log line (shapes are left: a log line may hold long ids)."""
-    return scrub(text, known())
+        return scrub_known(super().format(record))
 
 
 def setup_logging(level: str = "info", fmt: str = "text") -> None:

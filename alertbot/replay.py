@@ -89,7 +89,8 @@ def replay(config: Config, recording: str | Path, out: IO[str], *, as_json: bool
     )
     engine = Engine(config)
     summary = ReplaySummary()
-    for note in engine_run(engine, replay_events(recording, feed=feed), summary):
+    events = replay_events(recording, feed=feed, lookback=config.source.catchup.lookback)
+    for note in engine_run(engine, events, summary):
         summary.add(note)
         out.write(render(note, as_json=as_json) + "\n")
     summary.problems = problems.total

@@ -68,7 +68,9 @@ async def tail(
 async def record(config: Config, stream: IO[bytes], *, echo: Callable[[str], Any] | None) -> None:
     """Write every received frame to `stream` in the recording format until interrupted."""
     writer = RecordingWriter(stream)
-    source = IndexerSource(config.source, on_raw=writer.frame, on_close=writer.closed)
+    source = IndexerSource(
+        config.source, on_raw=writer.frame, on_close=writer.closed, on_rest=writer.rest
+    )
     async with source:
         async for event in source:
             if echo is not None and event.kind.startswith(("connection.", "source.", "feed.")):

@@ -24,6 +24,7 @@ source:
   subaccounts: [{acc}]
   markets: [BTC-USD]
   reconnect: {{initial: 50ms, max: 200ms}}
+  reconcile_delay: 100ms
 state_dir: {state}
 {plugins}http: {{listen: "127.0.0.1:0", unhealthy_after: {unhealthy}}}
 notifiers:

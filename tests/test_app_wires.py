@@ -93,3 +93,18 @@ async def test_each_digest_counts_only_the_alerts_since_the_last(sim, sink, tmp_
     assert "  account-seen firing: 1" in first.splitlines()
     assert "account-seen" not in second  # the first digest's count was reset
     assert ": 0" in second.splitlines()[1]
+
+
+async def test_risk_events_are_computed_only_while_a_rule_reads_them(sim, sink, tmp_path):
+    path = write_config(tmp_path / "rules.yaml", sim, sink.url(), WATCH)
+    risky = "  - {name: near, on: risk, when: liquidation_distance_pct < 1}\n"
+    async with running(path) as run:
+        source = run.app._source
+        assert source is not None
+        assert source.normalizer.risk is False  # no rule on risk kinds: the math is skipped
+        write_config(path, sim, sink.url(), WATCH + risky)
+        assert await run.app.reload()
+        assert source.normalizer.risk is True
+        before = run.app.events["risk"]
+        sim.set_price("BTC-USD", 59_000)
+        await until(lambda: run.app.events["risk"] > before, "risk events after the reload")

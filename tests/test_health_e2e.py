@@ -63,9 +63,12 @@ async def test_health_follows_the_indexer_and_metrics_parse(tmp_path):
             async def status_is(code: int) -> bool:
                 return (await client.get("/healthz")).status_code == code
 
-            await until(lambda: status_is(200))
-            body = (await client.get("/healthz")).json()
-            assert body["connections"][0]["state"] == "up"
+            async def connected() -> bool:  # after the start's catch-up round over REST
+                body = (await client.get("/healthz")).json()
+                return bool(body["connections"]) and body["connections"][0]["state"] == "up"
+
+            await until(connected)
+            assert await status_is(200)
             await sim.stop()  # the Indexer goes away
             await until(lambda: status_is(503))
             sim = Simulator(load_scenario("demo"), SimSettings(block_interval=0.1, port=sim.port))

@@ -33,7 +33,12 @@ rules: []
             async def status_is(code: int) -> bool:
                 return (await client.get("/healthz")).status_code == code
 
-            await until(lambda: status_is(200))
+            async def up_and_ok() -> bool:  # connections open after the catch-up round
+                reply = await client.get("/healthz")
+                conns = reply.json()["connections"]
+                return reply.status_code == 200 and bool(conns) and conns[0]["state"] == "up"
+
+            await until(up_and_ok)
             sim.stall(30)  # the socket stays open; nothing arrives, pings go unanswered
             await until(lambda: status_is(503))
             body = (await client.get("/healthz")).json()

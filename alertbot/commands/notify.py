@@ -13,7 +13,7 @@ from alertbot.config import Config
 from alertbot.config_load import load_config
 from alertbot.core.errors import AlertbotError
 from alertbot.core.model import Notification, notice
-from alertbot.core.secrets import known, scrub
+from alertbot.core.secrets import scrub_known
 from alertbot.notifier_setup import build_notifiers
 from alertbot.notify.base import Notifier, SendResult, guarded_send
 from alertbot.plugins import DISABLE_ENV, Plugins, make_plugin_manager, plugins_path
@@ -95,7 +95,7 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
     notifier = notifiers[args.name]
     note = plugins.enrich(test_notification(args.name, time.time()))
     result = asyncio.run(_send_once(notifier, note))
-    print(mask_known(f"{args.name}: {notifier.describe()}: {describe_result(result)}"))
+    print(scrub_known(f"{args.name}: {notifier.describe()}: {describe_result(result)}"))
     return OK if result.ok else FAILED
 
 
@@ -113,8 +113,3 @@ def describe_result(result: SendResult) -> str:
     kind = "permanent failure" if result.permanent else "failed (retryable)"
     wait = f", retry after {result.retry_after:g}s" if result.retry_after is not None else ""
     return f"{kind}: {result.detail}{wait}"
-
-
-def mask_known(text: str) -> str:
-    """Command output scrubbed of every secret the config resolved (a service may echo them)."""
-    return scrub(text, known())

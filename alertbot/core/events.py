@@ -14,6 +14,10 @@ ORDER_TRANSITIONS = (
     "triggered",
     "best_effort_canceled",
 )
+STOP_STATES = ("missing", "unsafe", "ok")
+# Kinds computed from margin math on every price move: the source skips them (and their cost)
+# when no rule is on any of them.
+RISK_KINDS = ("risk", "risk.parent", *(f"stop.{s}" for s in STOP_STATES), "funding")
 DATA_KINDS = (
     "account",
     *(f"order.{t}" for t in ORDER_TRANSITIONS),
@@ -21,6 +25,10 @@ DATA_KINDS = (
     "position.opened",
     "position.changed",
     "position.closed",
+    "risk",
+    "risk.parent",
+    *(f"stop.{s}" for s in STOP_STATES),
+    "funding",
     "transfer",
     "market",
     "trade",
@@ -35,6 +43,7 @@ TRANSPORT_KINDS = (
     "connection.gap",
     "feed.stale",
     "source.polling",
+    "source.catchup",
     "subscription.error",
 )
 KINDS = DATA_KINDS + TRANSPORT_KINDS
@@ -47,6 +56,10 @@ NATURAL_KEYS: dict[str, tuple[str, ...]] = {
     "fill": ("address", "subaccount", "id"),
     "position": ("address", "subaccount", "ticker"),
     "transfer": ("address", "subaccount", "id"),
+    "risk": ("address", "subaccount", "ticker"),
+    "risk.parent": ("address", "parent_subaccount"),
+    "stop": ("address", "subaccount", "ticker"),
+    "funding": ("address", "subaccount", "ticker"),
     "market": ("ticker",),
     "trade": ("ticker", "id"),
     "orderbook": ("ticker",),

@@ -38,9 +38,9 @@ def remember(secrets: Iterable[str]) -> None:
         _known.update(p for p in secret_parts(secret) if len(p) >= MIN_SECRET)
 
 
-def known() -> frozenset[str]:
-    """Every secret remembered so far."""
-    return frozenset(_known)
+def scrub_known(text: str) -> str:
+    """Every remembered secret out of `text` (log lines and command output keep long ids)."""
+    return scrub(text, _known)
 
 
 def secret_parts(secret: str) -> set[str]:

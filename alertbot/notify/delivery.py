@@ -35,6 +35,7 @@ from alertbot.state.api import DEAD, OutboxRow, StateChanges, StateStore
 log = logging.getLogger("alertbot.delivery")
 IDLE_POLL = 5.0  # an idle worker re-reads the outbox this often (sees `alertbot outbox retry`)
 PURGE_EVERY = 3600.0
+UNWRITABLE_LOG_EVERY = 60.0  # while the state database cannot be written, one line a minute
 NO_NOTIFIER = "(none)"  # where a notification that names no notifier is dead-lettered
 INF = float("inf")
 
@@ -89,6 +90,9 @@ class Delivery:
         self.lanes = {name: self._lane(name, n, now) for name, n in notifiers.items()}
         self.unknown_dead = 0  # notifications naming a notifier that is not configured
         self._spill: list[Notification] = []  # not yet written (disk full): retried
+        self.unwritable_since: float | None = None  # writes failing since (health says so)
+        self.unwritable_reason = ""
+        self._unwritable_logged = -INF
         self._spill_changes = StateChanges()
         self._spilled = asyncio.Event()
         self._spill_backoff = self._backoff()
@@ -134,6 +138,7 @@ class Delivery:
             self._keep(batch, changed, exc)
             return
         self._spill, self._spill_changes = [], StateChanges()
+        self._written_again()
         for name in woken:
             self.lanes[name].wake.set()
         self._maybe_purge(now)
@@ -154,9 +159,24 @@ class Delivery:
         return woken
 
     def _keep(self, batch: list[Notification], changes: StateChanges, exc: Exception) -> None:
+        """A write failed (disk full, I/O error): hold it in memory, retry, say so once a minute."""
         self._spill, self._spill_changes = batch, changes
         self._spilled.set()
-        log.error("kept %d notification(s) in memory, will retry: %s", len(batch), exc)
+        now = self._clock()
+        if self.unwritable_since is None:
+            self.unwritable_since = now
+        self.unwritable_reason = mask(str(exc))
+        if now - self._unwritable_logged >= UNWRITABLE_LOG_EVERY:
+            self._unwritable_logged = now
+            log.error("cannot write the state database: %s; %d notification(s) held in memory "
+                      "and retried (logged once a minute)", self.unwritable_reason,
+                      len(batch))  # fmt: skip
+
+    def _written_again(self) -> None:
+        if self.unwritable_since is not None:
+            log.warning("state database writable again: what was held in memory is saved")
+        self.unwritable_since, self.unwritable_reason = None, ""
+        self._unwritable_logged = -INF
 
     def _report_dead(
         self, notes: Sequence[Notification], notifier: str, error: str, now: float
@@ -422,6 +442,7 @@ class Delivery:
                 (v["oldest_pending_age"] for v in lanes.values()), default=0.0
             ),
             "spilled": len(self._spill),
+            "unwritable": self.unwritable_reason if self.unwritable_since is not None else "",
             "unknown_dead": self.unknown_dead,
             "notifiers": lanes,
         }

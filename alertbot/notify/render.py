@@ -26,6 +26,7 @@ COLORS = {"critical": "#b00020", "error": "#d9480f", "warning": "#b08800", "info
 COLORS["resolved"] = "#2e7d32"
 _MD2_SPECIAL = re.compile(r"([_*\[\]()~`>#+\-=|{}.!\\])")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
+_SLACK_FORMAT = re.compile(r"([*_~`])")
 
 
 def html_escape(text: str) -> str:
@@ -44,8 +45,14 @@ def md_escape(text: str) -> str:
 
 
 def slack_escape(text: str) -> str:
-    """Slack: &, < and > are control characters (links, mentions); the rest is literal."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Slack: &, < and > become entities; `* _ ~` and backticks get a zero-width space after.
+
+    Slack mrkdwn has no escape for its formatting characters (a backslash shows as is), so a
+    market name or a reason like `*BTC*` would turn bold and `~` pairs strike text through; the
+    invisible U+200B breaks the pairing and keeps the visible text (and copy-paste) intact.
+    """
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _SLACK_FORMAT.sub("\\1\u200b", text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,8 @@ import hashlib
 
 from alertbot.rules.conditions import AbsentRule, ChangeRule, CountRule
 from alertbot.rules.config import DefaultsConfig, RuleConfig, RuleSet
-from alertbot.rules.runtime import EventRule, LevelRule, RuleRuntime, Settings, Sink, rule_mode
+from alertbot.rules.oneoff import EventRule
+from alertbot.rules.runtime import LevelRule, RuleRuntime, Settings, Sink, rule_mode
 
 RUNTIMES: dict[str, type[RuleRuntime]] = {
     "level": LevelRule,

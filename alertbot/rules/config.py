@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from alertbot.core.durations import Duration, PositiveDuration
-from alertbot.core.events import DATA_KINDS, KINDS
+from alertbot.core.events import DATA_KINDS, KINDS, RISK_KINDS
 from alertbot.core.strict import Strict
 from alertbot.rules.expr import check_expression
 from alertbot.rules.templates import check_template
@@ -41,6 +41,11 @@ def pattern_problem(pattern: Any) -> str | None:
     hint = difflib.get_close_matches(pattern, KINDS, n=1)
     suffix = f"; did you mean {hint[0]!r}?" if hint else f"; known kinds: {', '.join(KINDS)}"
     return f"{pattern!r} matches no event kind{suffix}"
+
+
+def reads_risk(rules: Iterable[RuleConfig]) -> bool:
+    """Whether any enabled rule is on a risk kind (so the source must compute them)."""
+    return any(k in RISK_KINDS for rule in rules if rule.enabled for k in expand_kinds(rule.on))
 
 
 def expand_kinds(patterns: tuple[str, ...] | list[str]) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from alertbot.core.events import KINDS, ORDER_TRANSITIONS
+from alertbot.core.events import KINDS, ORDER_TRANSITIONS, STOP_STATES
 from alertbot.core.model import Event
 
 ADDRESS = "dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art"
@@ -28,8 +28,11 @@ _ORDER: dict[str, Any] = {
     "reduce_only": False,
     "post_only": False,
     "removal_reason": None,
+    "updated_at": "2024-06-01T12:00:00.000Z",
+    "good_til_block_time": "2024-06-29T12:00:00.000Z",
     "address": ADDRESS,
     "subaccount": 0,
+    "catchup": False,
 }
 _POSITION: dict[str, Any] = {
     "address": ADDRESS,
@@ -42,6 +45,7 @@ _POSITION: dict[str, Any] = {
     "realized_pnl": 12.4,
     "unrealized_pnl": -35.2,
     "status": "OPEN",
+    "catchup": False,
 }
 
 SAMPLES: dict[str, dict[str, Any]] = {
@@ -55,6 +59,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "initial_margin": 611.35,
         "maintenance_margin": 366.81,
         "leverage": 2.3,
+        "margin_ratio": 0.2407,
         "usdc": 1498.1,
         "position_count": 1,
         "positions": [{"ticker": "ETH-USD", "side": "LONG", "size": 2.5, "entry_price": 3480.5}],
@@ -78,8 +83,85 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "height": 18_000_123,
         "address": ADDRESS,
         "subaccount": 0,
+        "catchup": False,
     },
     **{f"position.{t}": dict(_POSITION) for t in ("opened", "changed", "closed")},
+    "risk": {
+        "address": ADDRESS,
+        "subaccount": 0,
+        "parent_subaccount": 0,
+        "margin_mode": "cross",
+        "ticker": "BTC-USD",
+        "side": "LONG",
+        "size": 0.1,
+        "oracle_price": 60000.0,
+        "entry_price": 61000.0,
+        "liquidation_price": 51546.39,
+        "liquidation_distance_pct": 14.09,
+        "liquidation_distance_usd": 8453.61,
+        "maintenance_requirement": 180.0,
+        "initial_requirement": 300.0,
+        "initial_margin_fraction": 0.05,
+        "maintenance_margin_fraction": 0.03,
+        "equity": 1000.0,
+        "account_maintenance_requirement": 180.0,
+        "account_initial_requirement": 300.0,
+        "margin_ratio": 0.18,
+        "liquidatable": False,
+        "stop_status": "ok",
+        "stop_trigger_price": 55000.0,
+        "stop_size": 0.1,
+        "stop_expires_in": 2_419_200.0,
+        "take_profit_expires_in": None,
+        "funding_rate": 0.0000125,
+        "funding_next": -0.075,
+        "funding_per_day": -1.8,
+        "net_funding": -0.42,
+        "origin": "price",
+    },
+    "risk.parent": {
+        "address": ADDRESS,
+        "parent_subaccount": 0,
+        "equity": 2523.75,
+        "maintenance_requirement": 246.8,
+        "position_count": 2,
+        "liquidation_distance_pct": 14.09,
+        "nearest_subaccount": 128,
+        "nearest_ticker": "BTC-USD",
+        "liquidation_price": 51546.39,
+    },
+    **{
+        f"stop.{s}": {
+            "address": ADDRESS,
+            "subaccount": 0,
+            "ticker": "BTC-USD",
+            "side": "LONG",
+            "size": 0.1,
+            "oracle_price": 60000.0,
+            "liquidation_price": 51546.39,
+            "liquidation_distance_pct": 14.09,
+            "stop_status": s,
+            "stop_trigger_price": None if s == "missing" else 50000.0,
+            "stop_size": 0.0 if s == "missing" else 0.1,
+            "previous": None if s == "missing" else "missing",
+        }
+        for s in STOP_STATES
+    },
+    "funding": {
+        "address": ADDRESS,
+        "subaccount": 0,
+        "ticker": "BTC-USD",
+        "side": "LONG",
+        "size": 0.1,
+        "payment": -0.075,
+        "cost": 0.075,
+        "previous_payment": 0.05,
+        "sign_flip": True,
+        "net_funding": -0.42,
+        "oracle_price": 60000.0,
+        "funding_rate": 0.0000125,
+        "funding_next": -0.075,
+    },
     "transfer": {
         "id": "0c9d8e7f-6a5b-4c3d-2e1f-0a9b8c7d6e5f",
         "type": "DEPOSIT",
@@ -92,6 +174,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "created_at": "2024-06-01T11:59:30.000Z",
         "address": ADDRESS,
         "subaccount": 0,
+        "catchup": False,
     },
     "market": {
         "ticker": "BTC-USD",
@@ -149,6 +232,16 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "connection.gap": {"conn": 0, "missing": 3, "first_missing": 1042, "action": "resubscribe"},
     "feed.stale": {"conn": 0, "silence": 61.0},
     "source.polling": {"active": True, "down_for": 35.0, "reason": "websocket down"},
+    "source.catchup": {
+        "origin": "start",
+        "emitted": 12,
+        "skipped": 340,
+        "skipped_kinds": {"fill": 300, "order.filled": 40},
+        "oldest_skipped": "2024-05-29T08:00:00.000Z",
+        "newest_skipped": "2024-05-31T11:59:00.000Z",
+        "subaccounts": 2,
+        "lookback": 86400.0,
+    },
     "subscription.error": {
         "conn": 0,
         "channel": "v4_markets",

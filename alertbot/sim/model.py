@@ -34,6 +34,7 @@ class Market:
     atomic_resolution: int
     tick_size: float
     step_size: float
+    next_funding_rate: float = 0.0
     price_24h_ago: float = 0.0
     volume_24h: float = 0.0
     trades_24h: int = 0

@@ -77,7 +77,8 @@ def _price(sim: Simulator, args: tuple[str, float]) -> None:
 def _order(sim: Simulator, a: sc.OrderAction) -> None:
     order_id = sim.place_order(
         a.account, a.ticker, a.side, a.size, a.price, type=a.type, client_id=a.client_id,
-        status=a.status, trigger_price=a.trigger_price,
+        status=a.status, trigger_price=a.trigger_price, reduce_only=a.reduce_only,
+        good_til=a.good_til,
     )  # fmt: skip
     if a.ref is not None:
         sim.order_refs[a.ref] = order_id
@@ -97,6 +98,10 @@ def _trigger(sim: Simulator, a: sc.TriggerAction) -> None:
 
 def _liquidate(sim: Simulator, a: sc.LiquidateAction) -> None:
     sim.liquidate(a.account, a.ticker, a.price)
+
+
+def _funding(sim: Simulator, a: sc.FundingAction) -> None:
+    sim.funding_tick(a.ticker, a.rate, next_rate=a.next_rate)
 
 
 def _transfer(sim: Simulator, a: sc.TransferAction) -> None:
@@ -142,6 +147,7 @@ _HANDLERS: dict[str, Any] = {
     "cancel": _cancel,
     "trigger": _trigger,
     "liquidate": _liquidate,
+    "funding": _funding,
     "transfer": _transfer,
     "disconnect": _disconnect,
     "drop": _drop,

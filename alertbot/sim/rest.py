@@ -23,6 +23,7 @@ SNAPSHOT_STATUSES = ("OPEN", "UNTRIGGERED", "BEST_EFFORT_OPENED")
 MAX_SUBACCOUNT = 128_000
 MAX_PARENT = 127
 CHILD_STRIDE = 128
+DEFAULT_LIMIT = 1000
 _ALNUM = re.compile(r"^[A-Za-z0-9]{1,90}$")
 Query = dict[str, list[str]]
 
@@ -80,6 +81,7 @@ def subaccount_json(ex: Exchange, account: Account) -> dict[str, Any]:
         for t, p in account.positions.items()
     }
     assets = {"USDC": views.usdc_rest_json(account)} if account.usdc else {}
+    ex.reported = max(ex.reported, ex.height)  # what happens next is in a later block
     return {
         "address": account.address,
         "subaccountNumber": account.number,
@@ -231,11 +233,14 @@ def _listing(ex: Exchange, accounts: list[Account], kind: str, query: Query) -> 
         return orders_of(ex, accounts, _statuses(query))
     if kind == "fills":
         fills = [(f, a) for a in accounts for f in a.fills]
-        fills.sort(key=lambda fa: -fa[0].created_at)
-        return {"fills": [views.fill_rest_json(f, a) for f, a in fills]}
+        fills.sort(key=lambda fa: (-fa[0].created_at_height, -fa[0].created_at))
+        fills = [fa for fa in fills if fa[0].created_at_height <= _before(query)]
+        return {"fills": [views.fill_rest_json(f, a) for f, a in fills[: _limit(query)]]}
     if kind == "transfers":
         moves = [t for a in accounts for t in a.transfers]
-        return {"transfers": [views.transfer_rest_json(t) for t in moves]}
+        moves.sort(key=lambda t: (-t.created_at_height, -t.created_at))
+        moves = [t for t in moves if t.created_at_height <= _before(query)]
+        return {"transfers": [views.transfer_rest_json(t) for t in moves[: _limit(query)]]}
     if kind == "assetPositions":
         return {"positions": [views.usdc_rest_json(a) for a in accounts if a.usdc]}
     status = _statuses(query)
@@ -247,6 +252,18 @@ def _listing(ex: Exchange, accounts: list[Account], kind: str, query: Query) -> 
             if status is None or p.status in status
         ]
     }
+
+
+def _limit(query: Query) -> int:
+    """`limit` (comlink's API_LIMIT_V4 default and cap: 1000), newest first."""
+    raw = _one(query, "limit")
+    return DEFAULT_LIMIT if raw is None else min(_int("limit", raw, DEFAULT_LIMIT), DEFAULT_LIMIT)
+
+
+def _before(query: Query) -> int:
+    """`createdBeforeOrAtHeight`: older pages of fills and transfers (inclusive)."""
+    raw = _one(query, "createdBeforeOrAtHeight")
+    return 2**63 if raw is None else _int("createdBeforeOrAtHeight", raw, 2**63)
 
 
 _LISTINGS = ("orders", "fills", "transfers", "perpetualPositions", "assetPositions")

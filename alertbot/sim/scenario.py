@@ -57,6 +57,7 @@ class MarketSpec(Strict):
     atomic_resolution: int = -9
     tick_size: Positive = 0.01
     step_size: Positive = 0.001
+    next_funding_rate: float = Field(0.0, ge=-1, le=1)
 
 
 class PositionSpec(Strict):
@@ -78,6 +79,8 @@ class OrderSpec(Strict):
     status: OrderStatus = "OPEN"
     trigger_price: Positive | None = None
     client_id: str | None = None
+    reduce_only: bool = False
+    good_til: Duration | None = None  # long-term and conditional orders: expiry from placement
 
 
 class AccountSpec(Strict):
@@ -134,6 +137,18 @@ class TriggerAction(Strict):
         return _wrap("order", value)
 
     order: str
+
+
+class FundingAction(Strict):
+    """An hourly funding tick: every position in `ticker` pays or receives size x oracle x rate.
+
+    `rate` is this tick's rate (default: the market's nextFundingRate); `next_rate` becomes
+    the new nextFundingRate.
+    """
+
+    ticker: str
+    rate: float | None = Field(None, ge=-1, le=1)
+    next_rate: float | None = Field(None, ge=-1, le=1)
 
 
 class LiquidateAction(Strict):
@@ -213,7 +228,7 @@ class RefuseAction(Strict):
 
 
 ACTIONS = (
-    "price", "order", "fill", "cancel", "trigger", "liquidate", "transfer", "disconnect",
+    "price", "order", "fill", "cancel", "trigger", "liquidate", "funding", "transfer", "disconnect",
     "drop", "stall", "fail_snapshots", "delay_snapshots", "refuse_connections", "log",
 )  # fmt: skip
 
@@ -228,6 +243,7 @@ class Step(Strict):
     cancel: CancelAction | None = None
     trigger: TriggerAction | None = None
     liquidate: LiquidateAction | None = None
+    funding: FundingAction | None = None
     transfer: TransferAction | None = None
     disconnect: DisconnectAction | None = None
     drop: DropAction | None = None

@@ -218,11 +218,14 @@ class Simulator:
         client_id: str | None = None,
         status: str = "OPEN",
         trigger_price: float | None = None,
+        reduce_only: bool = False,
+        good_til: float | None = None,
     ) -> str:
         """Place an order (conditional types start UNTRIGGERED); returns its uuid."""
         order, updates = self.exchange.place_order(
             account, ticker, side, size, price, type=type, order_id=order_id,
             client_id=client_id, status=status, trigger_price=trigger_price,
+            reduce_only=reduce_only, good_til=good_til,
         )  # fmt: skip
         self._publish(updates)
         return order.id
@@ -260,6 +263,12 @@ class Simulator:
         self._publish(updates)
         return fill.id
 
+    def funding_tick(
+        self, ticker: str, rate: float | None = None, *, next_rate: float | None = None
+    ) -> None:
+        """An hourly funding tick: netFunding and USDC of every position in `ticker` change."""
+        self._publish(self.exchange.funding_tick(ticker, rate, next_rate))
+
     def transfer(self, account: str, amount: float, *, type: str = "DEPOSIT") -> None:
         """Move USDC (DEPOSIT/WITHDRAWAL/TRANSFER_IN/TRANSFER_OUT)."""
         self._publish(self.exchange.transfer(account, amount, type))
@@ -267,6 +276,11 @@ class Simulator:
     def new_block(self) -> None:
         """Height + 1 and a v4_block_height update."""
         self._publish(self.exchange.new_block())
+
+    def set_clock_offset(self, seconds: float) -> None:
+        """Stamp what happens from now on `seconds` away from the wall clock (-3600: an hour
+        ago), so history older than a bot's catch-up lookback can be made."""
+        self.exchange.clock = lambda: time.time() + seconds
 
     async def disconnect_all(self, code: int = 1006) -> None:
         """Drop every connection: 1006 aborts TCP, other codes close with the doc's reason."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from alertbot.sim import ledger, views
 from alertbot.sim.fmt import event_id, iso, num, stable_uuid, tx_hash
@@ -28,6 +29,23 @@ class Update:
     contents: dict[str, Any]
 
 
+_Control = TypeVar("_Control", bound=Callable[..., Any])
+
+
+def _in_open_block(method: _Control) -> _Control:
+    """A control that changes accounts: it happens in a block no snapshot has shown yet."""
+
+    @functools.wraps(method)
+    def control(self: Exchange, *args: Any, **kwargs: Any) -> Any:
+        opened = self._open_block()
+        result = method(self, *args, **kwargs)
+        if isinstance(result, tuple):
+            return (result[0], [*opened, *result[1]])
+        return [*opened, *result]
+
+    return cast(_Control, control)
+
+
 class Exchange:
     """Markets and subaccounts in memory; the single source of truth for WS and REST."""
 
@@ -39,6 +57,7 @@ class Exchange:
         self.accounts: dict[str, Account] = {}
         self.orders: dict[str, Order] = {}
         self._seq = 0
+        self.reported = -1  # the highest height a snapshot has shown as fully processed
 
     # --- set-up -----------------------------------------------------------------------------
     def add_market(self, market: Market) -> None:
@@ -90,6 +109,15 @@ class Exchange:
         body = {"blockHeight": str(self.height), **contents}
         return Update("v4_subaccounts", account.key, body)
 
+    def _open_block(self) -> list[Update]:
+        """Activity after a snapshot showed this height as processed goes into the next block.
+
+        The Indexer reports `latestProcessedBlockHeight` H only once block H is complete, so a
+        fill seen after such a snapshot is at H + 1 or later; without this, a fill made right
+        after a snapshot would sit at a height a client rightly takes as history.
+        """
+        return self.new_block() if self.reported >= self.height else []
+
     # --- controls ---------------------------------------------------------------------------
     def new_block(self) -> list[Update]:
         """Advance the chain by one block."""
@@ -125,6 +153,7 @@ class Exchange:
         market.bids, market.asks = bids, asks
         return diffs
 
+    @_in_open_block
     def place_order(
         self, key: str, ticker: str, side: str, size: float, price: float, **kw: Any
     ) -> tuple[Order, list[Update]]:
@@ -149,6 +178,8 @@ class Exchange:
         client_id: str | None = None,
         status: str = "OPEN",
         trigger_price: float | None = None,
+        reduce_only: bool = False,
+        good_til: float | None = None,
     ) -> Order:
         if side not in ("BUY", "SELL") or size <= 0 or price <= 0:
             raise ValueError(f"bad order: side={side} size={size} price={price}")
@@ -175,7 +206,8 @@ class Exchange:
             updated_at=now,
             updated_at_height=self.height,
             good_til_block=self.height + SHORT_TERM_BLOCKS if short_term else None,
-            good_til_block_time=None if short_term else now + LONG_TERM_SECONDS,
+            good_til_block_time=None if short_term else now + (good_til or LONG_TERM_SECONDS),
+            reduce_only=reduce_only,
             trigger_price=trigger_price if trigger_price is not None or not conditional else price,
         )
 
@@ -187,6 +219,7 @@ class Exchange:
         order.updated_at = self.clock()
         order.updated_at_height = self.height
 
+    @_in_open_block
     def cancel_order(self, order_id: str, reason: str, *, best_effort: bool) -> list[Update]:
         """Remove an order: CANCELED, or BEST_EFFORT_CANCELED for the optimistic vulcan state."""
         order = self.order(order_id)
@@ -196,6 +229,7 @@ class Exchange:
         account = self.accounts[order.account]
         return [self._subaccount_update(account, orders=[self._order_row(order)])]
 
+    @_in_open_block
     def trigger_order(self, order_id: str) -> list[Update]:
         """A conditional order's trigger price was hit: UNTRIGGERED becomes OPEN."""
         order = self.order(order_id)
@@ -206,6 +240,7 @@ class Exchange:
         account = self.accounts[order.account]
         return [self._subaccount_update(account, orders=[self._order_row(order)])]
 
+    @_in_open_block
     def fill_order(
         self, order_id: str, size: float | None, price: float | None, liquidity: str
     ) -> tuple[Fill, list[Update]]:
@@ -230,6 +265,7 @@ class Exchange:
             order=order,
         )
 
+    @_in_open_block
     def liquidate(self, key: str, ticker: str, price: float | None) -> tuple[Fill, list[Update]]:
         """Close the whole position with a LIQUIDATED taker fill (no order of the user's)."""
         account = self.account(key)
@@ -310,6 +346,34 @@ class Exchange:
             out.append(Update("v4_candles", f"{market.ticker}/{resolution}", candle))
         return out
 
+    @_in_open_block
+    def funding_tick(
+        self, ticker: str, rate: float | None, next_rate: float | None = None
+    ) -> list[Update]:
+        """Settle one funding tick: payment = -size x oracle x rate into USDC and netFunding."""
+        market = self.market(ticker)
+        rate = market.next_funding_rate if rate is None else rate
+        out: list[Update] = []
+        for account in self.accounts.values():
+            pos = account.positions.get(ticker)
+            if pos is None:
+                continue
+            payment = -pos.size * market.oracle_price * rate
+            pos.net_funding += payment
+            account.usdc += payment
+            account.updated_at_height = self.height
+            body = views.position_ws_json(pos, account, market.oracle_price)
+            usdc = views.usdc_ws_json(account)
+            out.append(
+                self._subaccount_update(account, perpetualPositions=[body], assetPositions=[usdc])
+            )
+        if next_rate is not None:
+            market.next_funding_rate = next_rate
+            trading = {ticker: {"id": str(market.market_id), "nextFundingRate": num(next_rate)}}
+            out.append(Update("v4_markets", "v4_markets", {"trading": trading}))
+        return out
+
+    @_in_open_block
     def transfer(self, key: str, amount: float, type: str) -> list[Update]:
         """Move USDC in or out of a subaccount; the update carries the transfer and the balance."""
         if type not in TRANSFER_TYPES:

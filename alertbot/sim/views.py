@@ -22,7 +22,7 @@ def market_json(market: Market) -> JSON:
         "priceChange24H": num(market.oracle_price - market.price_24h_ago),
         "volume24H": num(market.volume_24h),
         "trades24H": market.trades_24h,
-        "nextFundingRate": "0",
+        "nextFundingRate": num(market.next_funding_rate),
         "initialMarginFraction": num(market.initial_margin_fraction),
         "maintenanceMarginFraction": num(market.maintenance_margin_fraction),
         "openInterest": "0",

@@ -25,6 +25,7 @@ def build_exchange(scenario: Scenario) -> tuple[Exchange, dict[str, str]]:
             atomic_resolution=spec.atomic_resolution,
             tick_size=spec.tick_size,
             step_size=spec.step_size,
+            next_funding_rate=spec.next_funding_rate,
         )
         exchange.add_market(market)
         _seed_tape(market, exchange.height, exchange.block_time)
@@ -38,7 +39,8 @@ def build_exchange(scenario: Scenario) -> tuple[Exchange, dict[str, str]]:
             order, _ = exchange.place_order(
                 key, spec_order.ticker, spec_order.side, spec_order.size, spec_order.price,
                 type=spec_order.type, client_id=spec_order.client_id, status=spec_order.status,
-                trigger_price=spec_order.trigger_price,
+                trigger_price=spec_order.trigger_price, reduce_only=spec_order.reduce_only,
+                good_til=spec_order.good_til,
             )  # fmt: skip
             if spec_order.ref is not None:
                 refs[spec_order.ref] = order.id

@@ -6,6 +6,7 @@ from typing import Any
 
 from alertbot.source.markets import Markets
 from alertbot.source.numbers import BadValue, num, opt_num, text
+from alertbot.source.risk import margin_ratio
 
 # margin_usage and leverage are capped so they stay finite (JSON-safe) and comparable:
 # equity <= 0 with open positions reports the cap.
@@ -20,6 +21,7 @@ class Position:
     __slots__ = (
         "entry_price",
         "mark",
+        "net_funding",
         "realized_pnl",
         "side",
         "size",
@@ -36,6 +38,7 @@ class Position:
         self.entry_price: float | None = None
         self.realized_pnl: float | None = None
         self.unrealized_pnl: float | None = None
+        self.net_funding: float | None = None  # settled funding so far (+ = received)
         self.mark = 0.0
 
 
@@ -53,6 +56,9 @@ def parse_position(item: dict[str, Any], previous: Position | None) -> Position:
     pos.entry_price = entry
     pos.realized_pnl = opt_num(item.get("realizedPnl"))
     pos.unrealized_pnl = opt_num(item.get("unrealizedPnl"))
+    pos.net_funding = opt_num(item.get("netFunding"))
+    if pos.net_funding is None and previous is not None:
+        pos.net_funding = previous.net_funding
     if entry and pos.unrealized_pnl is not None and size:
         pos.mark = entry + pos.unrealized_pnl / size
     elif previous is not None:
@@ -82,11 +88,14 @@ class Account:
         "address",
         "adjust",
         "baseline_height",
+        "fill_mark",
         "number",
         "orders_synced",
         "parent",
         "positions",
         "synced",
+        "transfer_floor",
+        "transfer_mark",
         "usdc",
     )
 
@@ -100,9 +109,14 @@ class Account:
         self.baseline_height: int | None = None  # REST history at or below this never alerts
         self.synced = False  # positions/USDC baseline taken (first snapshot or REST body)
         self.orders_synced = False  # orders baseline taken
+        # the newest fill and transfer seen: (height, ids at that height), the catch-up cursors
+        self.fill_mark: tuple[int, set[str]] | None = None
+        self.transfer_mark: tuple[int, set[str]] | None = None
+        self.transfer_floor: int | None = None  # REST transfers at or below this are history
 
 
-def _price(pos: Position, markets: Markets) -> float:
+def account_price(pos: Position, markets: Markets) -> float:
+    """The oracle price of a position's market, else the mark the Indexer implied."""
     market = markets.get(pos.ticker)
     if market is not None and market.oracle_price is not None:
         return market.oracle_price
@@ -113,7 +127,7 @@ def raw_equity(acct: Account, markets: Markets) -> float:
     """USDC plus the signed value of every position, without the reconciliation offset."""
     total = acct.usdc
     for pos in acct.positions.values():
-        total += pos.size * _price(pos, markets)
+        total += pos.size * account_price(pos, markets)
     return total
 
 
@@ -132,7 +146,7 @@ def _valuation(
     value_sum = im = mm = gross = 0.0
     rows = []
     for pos in acct.positions.values():
-        price = _price(pos, markets)
+        price = account_price(pos, markets)
         value = pos.size * price
         notional = abs(value)
         value_sum += value
@@ -179,6 +193,7 @@ def account_data(
         "initial_margin": im,
         "maintenance_margin": mm,
         "leverage": _ratio(gross, equity, bool(rows)),
+        "margin_ratio": margin_ratio(mm, equity),
         "usdc": acct.usdc,
         "position_count": len(rows),
         "positions": rows,
@@ -202,6 +217,7 @@ def position_data(
         "realized_pnl": pos.realized_pnl,
         "unrealized_pnl": pos.unrealized_pnl,
         "status": status or pos.status,
+        "catchup": False,
     }
 
 
@@ -211,6 +227,7 @@ class Accounts:
     def __init__(self) -> None:
         self.by_key: dict[Key, Account] = {}
         self.holders: dict[str, set[Key]] = {}
+        self.families: dict[Key, set[int]] = {}  # (address, parent) -> subaccount numbers
 
     def get(self, address: str, number: int, parent: int | None) -> Account:
         """The account, created empty on first mention."""
@@ -219,7 +236,14 @@ class Accounts:
             acct = self.by_key[(address, number)] = Account(address, number, parent)
         elif parent is not None:
             acct.parent = parent
+        if parent is not None:
+            self.families.setdefault((address, parent), set()).add(number)
         return acct
+
+    def family(self, address: str, parent: int) -> list[Account]:
+        """Every known subaccount of a parent (the parent itself and its isolated children)."""
+        numbers = self.families.get((address, parent), ())
+        return [self.by_key[(address, n)] for n in sorted(numbers)]
 
     def holding(self, ticker: str) -> list[Account]:
         """Accounts with an open position in this market."""

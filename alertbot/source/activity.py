@@ -37,6 +37,17 @@ class Recent:
         return len(self._seen)
 
 
+def advance(mark: tuple[int, set[str]] | None, at: int | None, item_id: str) -> Any:
+    """The newest (height, ids at that height) after seeing one more item (a catch-up cursor)."""
+    if at is None:
+        return mark
+    if mark is None or at > mark[0]:
+        return (at, {item_id})
+    if at == mark[0]:
+        mark[1].add(item_id)
+    return mark
+
+
 def fill_data(item: dict[str, Any], address: str, subaccount: int) -> dict[str, Any]:
     """The `fill` event fields from a WS fill (`ticker`) or a REST fill (`market`)."""
     size = num(item["size"])
@@ -61,6 +72,7 @@ def fill_data(item: dict[str, Any], address: str, subaccount: int) -> dict[str, 
         "height": opt_height(item.get("createdAtHeight")),
         "address": address,
         "subaccount": subaccount,
+        "catchup": False,
     }
 
 
@@ -90,4 +102,5 @@ def transfer_data(item: dict[str, Any], address: str, subaccount: int) -> dict[s
         "created_at": opt_text(item.get("createdAt")),
         "address": address,
         "subaccount": subaccount,
+        "catchup": False,
     }

@@ -25,19 +25,22 @@ from alertbot.core.tasks import Tasks
 from alertbot.source.buffer import EventBuffer
 from alertbot.source.config import SourceConfig
 from alertbot.source.connstate import Action
+from alertbot.source.cursors import SourceCursors
 from alertbot.source.feed import Feed
 from alertbot.source.normalize import Normalizer
 from alertbot.source.problems import ProblemLog, frame_shape
 from alertbot.source.protocol import CAPS
 from alertbot.source.rest import IndexerRest
-from alertbot.source.restsync import RestSync
+from alertbot.source.restsync import RestSync, RoundHook
 from alertbot.source.subscriptions import ACCOUNT_CHANNELS, Pacer, Subscription, shard, wanted
+from alertbot.state import StateWriteError
+from alertbot.state.api import StateStore
 
 log = logging.getLogger("alertbot.source")
 RawHook = Callable[[int, float, bytes], None]
 CloseHook = Callable[[int, float, int | None, str], None]
-RECONCILE_DELAY = 2.0  # after a reconnect, let the fresh snapshots land before asking REST
 CLOSE_TIMEOUT = 5.0  # how long a closing handshake may take (at shutdown too)
+CURSOR_SAVE = 1.0  # how often the catch-up cursors are saved (when something changed)
 
 
 class FrameFailed(Exception):
@@ -63,6 +66,8 @@ class IndexerSource:
         tick: float = 0.25,
         queue_size: int = 10_000,
         scheduler: AsyncIOScheduler | None = None,
+        state: StateStore | None = None,
+        on_rest: RoundHook | None = None,
     ) -> None:
         self.config = config
         self.ws_url, self.rest_url = config.urls(env)
@@ -83,7 +88,14 @@ class IndexerSource:
         )
         self.feed.on_subscription_error = lambda note: log.error("configuration error: %s", note)
         self.rest = IndexerRest(self.rest_url, timeout=config.rest_timeout)
-        self.sync = RestSync(self.rest, self.normalizer, clock)
+        self.sync = RestSync(
+            self.rest,
+            self.normalizer,
+            clock,
+            lookback=config.catchup.lookback,
+            on_round=on_rest,
+        )
+        self.cursors = SourceCursors(state, self.normalizer, config) if state else None
         self.caps = dict(CAPS)
         self.buffer = EventBuffer(queue_size)
         self.polling = False
@@ -97,11 +109,13 @@ class IndexerSource:
         self._own_scheduler = scheduler is None
         self._stopping = False
         self.frame_failures = 0  # frames whose handling raised (each one restarted a connection)
+        self._next_save = 0.0
+        self.cursors_unsaved = False  # the last cursor save failed (full disk): retried
 
     @property
     def connections(self) -> int:
         """How many Indexer connections the subscriptions are spread over."""
-        return len(self._conn_tasks)
+        return len(self.feed.conns)
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def __aenter__(self) -> IndexerSource:
@@ -110,7 +124,10 @@ class IndexerSource:
         for index, group in enumerate(shard(wanted(self.config), self.caps)):
             for sub in group:
                 self.feed.assign(index, sub, now)
-            self._start_connection(index)
+        if self.cursors is None:
+            self._start_connections()
+        else:  # catch up over REST first, so the first snapshots diff against what it found
+            self._spawn(self._catch_up(), "alertbot-source-catchup")
         self._spawn(self._ticker(), "alertbot-source-ticker")
         if self._scheduler is None:
             self._scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop())
@@ -140,6 +157,7 @@ class IndexerSource:
         self._stopping = True
         await self._close_sockets()
         await self.tasks.cancel()
+        self._save_cursors()
         if self._scheduler is not None:
             for job_id in ("source-reconcile", "source-poll"):
                 if self._scheduler.get_job(job_id):
@@ -174,7 +192,47 @@ class IndexerSource:
         if self.buffer.put(events):
             await self.buffer.room()
 
+    # --- catch-up -----------------------------------------------------------------------------
+    async def _catch_up(self) -> None:
+        """Restore the cursors, report what happened while alertbot was down, then connect.
+
+        A reconciliation of every connection follows its first snapshot, so what happened
+        between this REST round and the subscriptions is found too.
+        """
+        assert self.cursors is not None
+        restored = self.cursors.restore()
+        subs = self._account_subs(self.feed.conns)
+        found = await self.sync.accounts(subs, deep=True, origin="start")
+        # the account values come from the snapshots a moment later: no second `account` event
+        events = [e for e in found if e.kind != "account"]
+        log.info("catch-up: %d subaccount cursor(s) restored, %d event(s)", restored, len(events))
+        if events:
+            await self._emit(events)
+        self._start_connections()
+        for index in self.feed.conns:
+            self._spawn(self._reconcile_conn(index), f"alertbot-reconcile-{index}")
+
+    def _save_cursors(self) -> None:
+        """Persist the cursors once every emitted event has been taken by the consumer.
+
+        The consumer handles a batch fully before it takes the next, so an empty buffer means
+        every event the cursors reflect reached the engine; otherwise the last save stands.
+        """
+        if self.cursors is not None and not len(self.buffer):
+            try:
+                self.cursors.save(self.clock())
+            except StateWriteError as exc:  # a full disk: the last saved cursors stand
+                if not self.cursors_unsaved:
+                    log.error("cannot save the catch-up cursors, will retry: %s", exc)
+                self.cursors_unsaved = True
+            else:
+                self.cursors_unsaved = False
+
     # --- connections --------------------------------------------------------------------------
+    def _start_connections(self) -> None:
+        for index in sorted(self.feed.conns):
+            self._start_connection(index)
+
     def _start_connection(self, index: int) -> None:
         self._pacers[index] = Pacer(self.config.subscribe_rate)
         task = self.tasks.spawn(self._connection(index), f"alertbot-conn-{index}")
@@ -356,9 +414,13 @@ class IndexerSource:
             events = self.feed.check(now)
             if self.feed.actions:
                 self._act()
-            events += self._update_polling(now)
+            if self._conn_tasks:  # not while the start's catch-up round runs
+                events += self._update_polling(now)
             if events:
                 await self._emit(events)
+            elif now >= self._next_save:
+                self._next_save = now + CURSOR_SAVE
+                self._save_cursors()
 
     def _update_polling(self, now: float) -> list[Event]:
         down = self.feed.down_for(now)
@@ -399,7 +461,7 @@ class IndexerSource:
         now = self.clock()
         down = self.feed.down_for(now)
         subs = self._account_subs(down)
-        events = await self.sync.accounts(subs, deep=True)
+        events = await self.sync.accounts(subs, deep=True, origin="poll")
         if any(self._carries(i, "v4_markets") or self._carries(i, "v4_block_height") for i in down):
             events += await self.sync.markets_and_height()
         if events:
@@ -407,7 +469,7 @@ class IndexerSource:
 
     async def _reconcile_conn(self, index: int) -> None:
         """After a reconnect: what happened while away (fills, cancels) comes from REST."""
-        await asyncio.sleep(RECONCILE_DELAY)
+        await asyncio.sleep(self.config.reconcile_delay)
         events = await self.sync.accounts(self._account_subs([index]), deep=True)
         if events:
             await self._emit(events)

@@ -50,6 +50,12 @@ class PollingConfig(Strict):
     interval: PositiveDuration = 10.0
 
 
+class CatchupConfig(Strict):
+    """What happened while alertbot was not watching (its own downtime, a socket outage)."""
+
+    lookback: PositiveDuration = 86400.0  # older than this: counted in one summary, not alerted
+
+
 class SourceConfig(Strict):
     """Where to connect and what to watch."""
 
@@ -72,9 +78,11 @@ class SourceConfig(Strict):
     snapshot_retry: PositiveDuration = 60.0  # cooldown before re-subscribing after a failed fetch
     rejected_retry: PositiveDuration = 300.0  # new markets can be refused for up to 5 minutes
     reconcile_interval: Duration = 300.0  # REST reconciliation of accounts; 0 turns it off
+    reconcile_delay: Duration = 2.0  # after a (re)connect, snapshots land before REST is asked
     rest_timeout: PositiveDuration = 10.0
     reconnect: BackoffConfig = BackoffConfig()
     polling: PollingConfig = PollingConfig()
+    catchup: CatchupConfig = CatchupConfig()
 
     @field_validator("markets")
     @classmethod

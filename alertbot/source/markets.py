@@ -18,6 +18,8 @@ _FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "initialMarginFraction": ("imf", opt_num),
     "maintenanceMarginFraction": ("mmf", opt_num),
     "trades24H": ("trades_24h", count),
+    "openInterestLowerCap": ("oi_lower_cap", opt_num),
+    "openInterestUpperCap": ("oi_upper_cap", opt_num),
 }
 
 
@@ -28,6 +30,8 @@ class Market:
         "imf",
         "mmf",
         "next_funding_rate",
+        "oi_lower_cap",
+        "oi_upper_cap",
         "open_interest",
         "oracle_price",
         "price_change_24h",
@@ -48,6 +52,8 @@ class Market:
         self.imf: float | None = None
         self.mmf: float | None = None
         self.trades_24h: int | None = None
+        self.oi_lower_cap: float | None = None  # USDC; scales the initial margin fraction
+        self.oi_upper_cap: float | None = None
 
     def data(self, snapshot: bool) -> dict[str, Any]:
         """The `market` event fields."""

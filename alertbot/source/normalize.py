@@ -36,13 +36,17 @@ def _need(sub_id: str | None) -> str:
 class Normalizer:
     """Pure: Indexer contents in, Events out; owns the state updates need (no I/O, no clock)."""
 
-    def __init__(self, on_problem: Callable[[str, Any], None] | None = None) -> None:
+    def __init__(
+        self, on_problem: Callable[[str, Any], None] | None = None, *, risk: bool = True
+    ) -> None:
+        """`risk=False` skips the risk, risk.parent, stop.* and funding events (and their cost)."""
         self._on_problem = on_problem
         self.problems = 0
         self.markets = Markets()
         self.books: dict[str, Book] = {}
         self.last_block: int | None = None
         self.subs = Subaccounts(self.markets, self._problem, lambda: self.last_block)
+        self.subs.risk_enabled = risk
         self._ids: dict[str, tuple[str, int]] = {}
         self._bad = self._bad_level  # bound once: the order book hot path passes it along
         self._snapshots: dict[str, Handler] = {
@@ -63,6 +67,15 @@ class Normalizer:
             "v4_candles": self._candle_update,
             "v4_block_height": self._block_update,
         }
+
+    @property
+    def risk(self) -> bool:
+        """Whether risk, risk.parent, stop.* and funding events are computed."""
+        return self.subs.risk_enabled
+
+    @risk.setter
+    def risk(self, enabled: bool) -> None:
+        self.subs.risk_enabled = enabled
 
     def _problem(self, reason: str, raw: Any = None) -> None:
         """Count and report one skipped item or message."""
@@ -160,6 +173,16 @@ class Normalizer:
         """GET /fills; fills from before our first sight of the subaccount are only recorded."""
         return self._run(
             "REST fills", lambda: self.subs.rest_fills(address, number, body, now), body
+        )
+
+    def rest_transfers(
+        self, address: str, number: int, body: Any, now: float, *, parent: bool = False
+    ) -> list[Event]:
+        """GET /transfers (or /transfers/parentSubaccountNumber with `parent`)."""
+        return self._run(
+            "REST transfers",
+            lambda: self.subs.rest_transfers(address, number, body, now, parent=parent),
+            body,
         )
 
     def rest_markets(self, body: Any, now: float) -> list[Event]:
@@ -292,7 +315,9 @@ class Normalizer:
         else:
             accounts = {id(a): a for t in tickers for a in holding(t)}.values()
         markets = self.markets
-        return [Event("account", now, account_data(a, markets, "price"), conn) for a in accounts]
+        out = [Event("account", now, account_data(a, markets, "price"), conn) for a in accounts]
+        self.subs.risk_events(accounts, now, conn, "price", out)
+        return out
 
     # --- order book --------------------------------------------------------------------------
 

@@ -34,7 +34,14 @@ _KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "reduceOnly": ("reduce_only", flag),
     "postOnly": ("post_only", flag),
     "removalReason": ("removal_reason", opt_text),
+    "updatedAt": ("updated_at", opt_text),
+    "goodTilBlockTime": ("good_til_block_time", opt_text),
 }
+# Conditional orders that protect a position: stops (and trailing stops) and take-profits.
+STOP_TYPES = frozenset({"STOP_LIMIT", "STOP_MARKET", "TRAILING_STOP"})
+TAKE_PROFIT_TYPES = frozenset({"TAKE_PROFIT", "TAKE_PROFIT_MARKET"})
+PROTECTIVE = STOP_TYPES | TAKE_PROFIT_TYPES
+MarketKey = tuple[str, int, str]  # (address, subaccount, ticker)
 
 
 def plan(prev: str | None, prev_filled: float, status: str, filled: float) -> list[str]:
@@ -88,8 +95,11 @@ def _blank(order_id: str, address: str, subaccount: int) -> dict[str, Any]:
         "reduce_only": None,
         "post_only": None,
         "removal_reason": None,
+        "updated_at": None,
+        "good_til_block_time": None,
         "address": address,
         "subaccount": subaccount,
+        "catchup": False,
     }
 
 
@@ -118,6 +128,10 @@ class Orders:
         self.by_id: dict[str, Order] = {}
         self._finals: deque[str] = deque()
         self._keep_final = keep_final
+        # live (non-final) stops and take-profits by (address, subaccount, ticker): stop coverage
+        self.protective: dict[MarketKey, dict[str, dict[str, Any]]] = {}
+        self.protective_touched: set[MarketKey] = set()  # drained by the risk tracker
+        self.protective_version: dict[MarketKey, int] = {}  # bumped on every change (caches)
 
     def apply(
         self,
@@ -154,7 +168,28 @@ class Orders:
         fields["remaining"] = None if size is None else max(size - fields["total_filled"], 0.0)
         if status in FINAL:
             self._remember_final(order_id)
+        if fields["type"] in PROTECTIVE and fields["ticker"] is not None:
+            self._index(order_id, fields)
         return self._emit(order, kinds, silent)
+
+    def _index(self, order_id: str, fields: dict[str, Any]) -> None:
+        """Keep `protective` in step with one stop or take-profit order."""
+        key = (fields["address"], fields["subaccount"], fields["ticker"])
+        self.protective_touched.add(key)
+        self.protective_version[key] = self.protective_version.get(key, 0) + 1
+        if fields["status"] in FINAL or fields["status"] == "BEST_EFFORT_CANCELED":
+            found = self.protective.get(key)
+            if found is not None:
+                found.pop(order_id, None)
+                if not found:
+                    del self.protective[key]
+        else:
+            self.protective.setdefault(key, {})[order_id] = fields
+
+    def protecting(self, address: str, subaccount: int, ticker: str) -> list[dict[str, Any]]:
+        """Live stops and take-profits of one market of one subaccount (their fields)."""
+        found = self.protective.get((address, subaccount, ticker))
+        return list(found.values()) if found else []
 
     def _emit(
         self, order: Order, kinds: list[str], silent: bool

@@ -4,7 +4,11 @@ Line shapes:
   {"t": <unix seconds>, "conn": <connection index>, "msg": <message as received>}
   {"t": ..., "conn": ..., "raw": "<text>"}                 a frame that was not JSON
   {"t": ..., "conn": ..., "closed": {"code": 1006, "reason": "..."}}   optional lifecycle line
+  {"t": ..., "conn": -1, "rest": {"origin": "poll", "responses": [[call, target, body], ...]}}
+      one REST round (reconciliation, polling fallback, catch-up): the bodies the source used,
+      applied at `t` exactly as live (`restsync.apply_round`)
 Readers never require lifecycle lines: a second `connected` on a conn means it reconnected.
+Recordings from before REST lines existed read as before.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from alertbot.core.model import Event
 from alertbot.source.feed import Feed
 from alertbot.source.normalize import Normalizer
 from alertbot.source.problems import ProblemLog
+from alertbot.source.restsync import Response, apply_round
 
 
 class RecordingWriter:
@@ -41,6 +46,11 @@ class RecordingWriter:
     def closed(self, conn: int, t: float, code: int | None, reason: str) -> None:
         """Record that a connection closed (lets replay time the loss exactly)."""
         self._write({"t": t, "conn": conn, "closed": {"code": code, "reason": reason}})
+
+    def rest(self, t: float, origin: str, responses: list[Response]) -> None:
+        """Record the bodies of one REST round, as the source applies them at `t`."""
+        body = {"origin": origin, "responses": [list(r) for r in responses]}
+        self._write({"t": t, "conn": -1, "rest": body})
 
     def _write(self, line: dict[str, Any]) -> None:
         self._stream.write(orjson.dumps(line) + b"\n")
@@ -76,9 +86,16 @@ def read_lines(path: str | Path) -> Iterator[dict[str, Any]]:
 
 
 def replay_events(
-    path: str | Path, *, feed: Feed | None = None, check_every: float = 1.0
+    path: str | Path,
+    *,
+    feed: Feed | None = None,
+    check_every: float = 1.0,
+    lookback: float = 86400.0,
 ) -> Iterator[Event]:
-    """Events a recording produces through the real feed and normalizer, on its own clock."""
+    """Events a recording produces through the real feed and normalizer, on its own clock.
+
+    REST rounds go through the same `apply_round` as live, with the catch-up `lookback`.
+    """
     feed = feed or Feed(Normalizer(on_problem=ProblemLog()))
     next_check = None
     for item in read_lines(path):
@@ -94,6 +111,19 @@ def replay_events(
             yield from feed.handle(conn, item["msg"], t)
         elif "raw" in item:
             yield from feed.receive(conn, str(item["raw"]).encode(), t)
+        elif "rest" in item:
+            yield from _rest_round(feed, item["rest"], t, lookback)
         elif "closed" in item:
             closed = item["closed"] if isinstance(item["closed"], dict) else {}
             yield from feed.closed(conn, t, closed.get("code"), str(closed.get("reason", "")))
+
+
+def _rest_round(feed: Feed, round_: Any, t: float, lookback: float) -> list[Event]:
+    """One recorded REST round; a malformed one is counted as a problem and skipped."""
+    try:
+        origin = str(round_["origin"])
+        responses = [(str(c), str(target), body) for c, target, body in round_["responses"]]
+    except (KeyError, TypeError, ValueError):
+        feed.problems("REST round that could not be read", round_)
+        return []
+    return apply_round(feed.normalizer, responses, t, lookback, origin)

@@ -85,10 +85,32 @@ class IndexerRest:
         """One order by its Indexer id (for orders that left the open set while away)."""
         return await self.get(f"/orders/{order_id}")
 
-    async def fills(self, ref: SubaccountRef, *, limit: int = 100) -> Any:
-        """Recent fills."""
-        params = {"address": ref.address, "subaccountNumber": ref.number, "limit": limit}
-        return await self.get("/fills", params)
+    async def fills(
+        self, ref: SubaccountRef, *, limit: int = 100, before_height: int | None = None
+    ) -> Any:
+        """Recent fills, newest first (older pages with `before_height`)."""
+        return await self.get("/fills", _listing(ref, "subaccountNumber", limit, before_height))
+
+    async def parent_fills(
+        self, ref: SubaccountRef, *, limit: int = 100, before_height: int | None = None
+    ) -> Any:
+        """Recent fills of a parent subaccount and its children."""
+        params = _listing(ref, "parentSubaccountNumber", limit, before_height)
+        return await self.get("/fills/parentSubaccountNumber", params)
+
+    async def transfers(
+        self, ref: SubaccountRef, *, limit: int = 100, before_height: int | None = None
+    ) -> Any:
+        """Recent transfers (deposits, withdrawals, transfers between subaccounts)."""
+        params = _listing(ref, "subaccountNumber", limit, before_height)
+        return await self.get("/transfers", params)
+
+    async def parent_transfers(
+        self, ref: SubaccountRef, *, limit: int = 100, before_height: int | None = None
+    ) -> Any:
+        """Recent transfers of a parent subaccount's children (not those between them)."""
+        params = _listing(ref, "parentSubaccountNumber", limit, before_height)
+        return await self.get("/transfers/parentSubaccountNumber", params)
 
     async def markets(self) -> Any:
         """Every perpetual market with its oracle price."""
@@ -97,6 +119,15 @@ class IndexerRest:
     async def height(self) -> Any:
         """The latest block height."""
         return await self.get("/height")
+
+
+def _listing(
+    ref: SubaccountRef, number_key: str, limit: int, before_height: int | None
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"address": ref.address, number_key: ref.number, "limit": limit}
+    if before_height is not None:
+        params["createdBeforeOrAtHeight"] = before_height
+    return params
 
 
 def retry_after(headers: httpx.Headers) -> float:

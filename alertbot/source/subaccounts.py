@@ -15,10 +15,11 @@ from alertbot.source.accounts import (
     parse_usdc,
     raw_equity,
 )
-from alertbot.source.activity import Recent, fill_data, transfer_data
+from alertbot.source.activity import Recent, advance, fill_data, transfer_data
 from alertbot.source.markets import Markets
 from alertbot.source.numbers import BAD_ITEM, describe, height, num, opt_height, opt_num
 from alertbot.source.orders import Orders
+from alertbot.source.riskview import RiskTracker
 
 Problem = Callable[[str, Any], None]
 
@@ -40,6 +41,8 @@ class Subaccounts:
         self.orders = Orders()
         self.fills = Recent()
         self.transfers = Recent()
+        self.risk = RiskTracker(markets, self.orders)
+        self.risk_enabled = True  # Normalizer(risk=False) turns the risk family of events off
         self._problem = problem
         self._last_block = last_block
         self._parents_seen: set[tuple[str, int]] = set()
@@ -75,6 +78,8 @@ class Subaccounts:
         self._parents_seen.add((address, parent))
         sub = contents.get("subaccount") or {}
         block = contents.get("blockHeight")
+        home = self.accounts.by_key.get((address, parent))
+        since = None if first or home is None else home.baseline_height
         for child in sub.get("childSubaccounts") or ():
             try:
                 number = int(child["subaccountNumber"])
@@ -82,6 +87,8 @@ class Subaccounts:
             except BAD_ITEM as exc:
                 self._report("child subaccount", exc, child)
                 continue
+            if acct.baseline_height is None and since is not None:
+                acct.baseline_height = since  # a new child: its history since ours is news
             self._load(acct, child, block, first, origin, now, conn, out)
             acct.synced = True
         orders = contents.get("orders")
@@ -132,6 +139,25 @@ class Subaccounts:
             acct.baseline_height = self._baseline_height(sub, block)
         data = account_data(acct, self.markets, origin, reported)
         out.append(Event("account", now, data, conn))
+        self.risk_events([acct], now, conn, origin, out)
+
+    def risk_events(
+        self, accts: Iterable[Account], now: float, conn: int, origin: str, out: list[Event]
+    ) -> None:
+        """`risk` (and `stop.*`) events of these accounts, then one `risk.parent` per parent."""
+        if not self.risk_enabled:
+            return
+        parents: set[tuple[str, int]] = set()
+        risk = self.risk
+        for acct in accts:
+            if acct.positions:
+                out.extend(Event(k, now, d, conn) for k, d in risk.account(acct, now, origin))
+            if acct.parent is not None:
+                parents.add((acct.address, acct.parent))
+        for address, parent in parents:
+            family = self.accounts.family(address, parent)
+            kind, data = risk.parents(family, address, parent)
+            out.append(Event(kind, now, data, conn))
 
     def _parse_positions(self, acct: Account, items: Iterable[Any]) -> dict[str, Position]:
         positions: dict[str, Position] = {}
@@ -180,10 +206,7 @@ class Subaccounts:
         perps = contents.get("perpetualPositions")
         if perps:
             touched = True
-            for pos in self._parse_positions(acct, perps).values():
-                change = self.accounts.put(acct, pos)
-                if change is not None:
-                    out.append(Event(change[0], now, change[1], conn))
+            self._positions(acct, perps, now, conn, out)
         assets = contents.get("assetPositions")
         if assets:
             touched = self._assets(acct, assets) or touched
@@ -192,7 +215,25 @@ class Subaccounts:
             self._transfer(transfer, acct, now, conn, out)
         if touched:
             out.append(Event("account", now, account_data(acct, self.markets, "update"), conn))
+        if touched or self.orders.protective_touched:
+            self.orders.protective_touched.clear()
+            self.risk_events([acct], now, conn, "update", out)
         return out
+
+    def _positions(
+        self, acct: Account, items: Iterable[Any], now: float, conn: int, out: list[Event]
+    ) -> None:
+        """Apply position items: position.* changes, settled funding, stop memory of closes."""
+        for pos in self._parse_positions(acct, items).values():
+            old = acct.positions.get(pos.ticker)
+            change = self.accounts.put(acct, pos)
+            if change is not None:
+                out.append(Event(change[0], now, change[1], conn))
+                if change[0] == "position.closed":
+                    self.risk.closed(acct, pos.ticker)
+            funding = self.risk.funding(acct, old, pos, now) if self.risk_enabled else None
+            if funding is not None:
+                out.append(Event(funding[0], now, funding[1], conn))
 
     def _assets(self, acct: Account, items: Iterable[Any]) -> bool:
         touched = False
@@ -207,13 +248,25 @@ class Subaccounts:
                 touched = True
         return touched
 
-    def _transfer(self, item: Any, acct: Account, now: float, conn: int, out: list[Event]) -> None:
+    def _transfer(
+        self,
+        item: Any,
+        acct: Account,
+        now: float,
+        conn: int,
+        out: list[Event],
+        floor: int | None = None,
+    ) -> None:
+        """Emit a new transfer once; with `floor`, those at or below it are only recorded."""
         try:
             data = transfer_data(item, acct.address, acct.number)
         except BAD_ITEM as exc:
             self._report("transfer", exc, item)
             return
-        if self.transfers.add(f"{acct.address}/{acct.number}:{data['id']}"):
+        if not self.transfers.add(f"{acct.address}/{acct.number}:{data['id']}"):
+            return
+        acct.transfer_mark = advance(acct.transfer_mark, data["height"], data["id"])
+        if floor is None or (data["height"] is not None and data["height"] > floor):
             out.append(Event("transfer", now, data, conn))
 
     # --- orders and fills (WS and REST) ----------------------------------------------------
@@ -266,6 +319,8 @@ class Subaccounts:
                 continue
             if not self.fills.add(data["id"]):
                 continue
+            owner = acct if number == acct.number else self.accounts.get(acct.address, number, None)
+            owner.fill_mark = advance(owner.fill_mark, data["height"], data["id"])
             if above is not None and (data["height"] is None or data["height"] <= above):
                 continue
             out.append(Event("fill", now, data, conn))
@@ -291,6 +346,40 @@ class Subaccounts:
             acct.baseline_height = above
         self._fills(items, acct, above if above is not None else 2**63, now, -1, out)
         return out
+
+    def rest_transfers(
+        self, address: str, number: int, body: Any, now: float, *, parent: bool = False
+    ) -> list[Event]:
+        """GET /transfers (or the parent's): transfers above the account's floor alert.
+
+        The floor is the height of our first sight (or the restored cursor); with neither, the
+        first body is history and its top height becomes the floor.
+        """
+        out: list[Event] = []
+        home = self.accounts.get(address, number, None)
+        items = body["transfers"]
+        for item in items:
+            try:
+                acct = self._transfer_owner(item, home) if parent else home
+            except BAD_ITEM as exc:
+                self._report("transfer", exc, item)
+                continue
+            if acct.transfer_floor is None:
+                acct.transfer_floor = acct.baseline_height
+            if acct.transfer_floor is None:
+                acct.transfer_floor = self._max_fill_height(items)
+            floor = acct.transfer_floor
+            self._transfer(item, acct, now, -1, out, 2**63 if floor is None else floor)
+        return out
+
+    def _transfer_owner(self, item: Any, home: Account) -> Account:
+        """The child a parent's REST transfer belongs to: its side of the transfer."""
+        incoming = item["type"] in ("TRANSFER_IN", "DEPOSIT")
+        party = item.get("recipient" if incoming else "sender") or {}
+        number = party.get("subaccountNumber")
+        if party.get("address") != home.address or not isinstance(number, int):
+            return home
+        return self.accounts.get(home.address, number, home.number)
 
     def _max_fill_height(self, items: Any) -> int | None:
         """With no baseline yet, the first fills body is history: its top height becomes one."""

@@ -108,3 +108,5 @@ class Snapshot:
     rule_failures: dict[tuple[str, str], int] = field(default_factory=dict)  # (rule, reason)
     rules_disabled: int = 0  # rules switched off for going over their evaluation budget
     problem_reasons: int = 0  # distinct bad-frame reasons kept (bounded by MAX_REASONS)
+    unsaved: int = 0  # notifications held in memory: the state database cannot be written
+    unwritable: str = ""  # why the state database cannot be written ("": it can)

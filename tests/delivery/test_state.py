@@ -92,7 +92,7 @@ async def test_disk_full_keeps_the_notification_in_memory_and_retries(make, db, 
     _fill_up(db)
     delivery.submit(note(1, message=big))
     assert delivery.status()["spilled"] == 1
-    assert "kept 1 notification(s) in memory, will retry" in caplog.text
+    assert "1 notification(s) held in memory and retried (logged once a minute)" in caplog.text
     assert "database or disk is full" in caplog.text
     delivery.submit(note(2, message=big))  # still full: both kept, in order
     assert delivery.status()["spilled"] == 2

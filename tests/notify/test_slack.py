@@ -58,3 +58,14 @@ def test_describe_masks_the_webhook_path(http: FakeHttp) -> None:
     notifier = slack(http)
     assert notifier.describe() == f"slack http://127.0.0.1:{http.port}/*** (mrkdwn)"
     assert (notifier.rate, notifier.max_batch) == ((1, 1.0), 20)
+
+
+async def test_slack_markup_in_server_strings_cannot_format(http: FakeHttp) -> None:
+    from alertbot.notify.render import slack_escape
+
+    zw = "\u200b"
+    assert slack_escape("*BTC*-USD_x ~1~ `y`") == (
+        f"*{zw}BTC*{zw}-USD_{zw}x ~{zw}1~{zw} `{zw}y`{zw}"
+    )
+    # visible text is unchanged: only invisible characters are added
+    assert slack_escape("*BTC*-USD_x ~1~ `y`").replace(zw, "") == "*BTC*-USD_x ~1~ `y`"

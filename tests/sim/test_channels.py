@@ -143,7 +143,8 @@ async def test_trigger_and_best_effort_orders(sim):
             ACCOUNT, "BTC-USD", "SELL", 0.01, 61000, status="BEST_EFFORT_OPENED"
         )
         placed = (await c.recv())["contents"]["orders"][0]
-        assert (placed["orderFlags"], placed["goodTilBlock"]) == ("0", "45000020")
+        # the snapshot showed height 45000000 as processed: activity since is in 45000001
+        assert (placed["orderFlags"], placed["goodTilBlock"]) == ("0", "45000021")
         assert "createdAtHeight" not in placed
         sim.cancel_order(short, best_effort=True)
         assert (await c.recv())["contents"]["orders"][0]["status"] == "BEST_EFFORT_CANCELED"

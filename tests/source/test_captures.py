@@ -12,6 +12,7 @@ import pytest
 
 from alertbot.core.model import Event
 from alertbot.source.normalize import Normalizer
+from tests.source.riskkinds import without_risk
 
 CAPTURES = Path(__file__).parents[3] / "shared" / "dydx-captures"
 pytestmark = pytest.mark.captures
@@ -147,7 +148,7 @@ def test_every_capture_is_accounted_for() -> None:
 @pytest.mark.parametrize("name", sorted(WS_EXPECT))
 def test_ws_capture_parses_cleanly(name: str) -> None:
     events = feed(strict(), load(name))
-    assert [e.kind for e in events] == WS_EXPECT[name]
+    assert [e.kind for e in without_risk(events)] == WS_EXPECT[name]
     for event in events:
         assert_no_numeric_strings(event.data)
 
@@ -174,7 +175,7 @@ def is_number(text: str) -> bool:
 
 def test_subscribed_account_values_and_equity_formula() -> None:
     n = strict()
-    [event] = feed(n, load("nautilus__v4_accounts_balance.json"))
+    [event] = without_risk(feed(n, load("nautilus__v4_accounts_balance.json")))
     acct = event.data
     assert acct["address"] == "dydx14zzueazeh0hj67cghhf9jypslcf9sh2n5k6art"
     assert acct["equity"] == 326.241869692
@@ -310,7 +311,10 @@ def test_ccxt_markets_and_balance() -> None:
     assert acct.data["usdc"] == 0.0
     for sub in ccxt("fetchAccounts")["subaccounts"]:
         events = n.rest_subaccount(address, sub["subaccountNumber"], {"subaccount": sub}, 3.0)
-        assert [e.kind for e in events] == ["position.opened", "account"]  # not a first sight
+        assert [e.kind for e in without_risk(events)] == [
+            "position.opened",
+            "account",
+        ]  # not a first sight
         assert events[1].data["positions"][0]["size"] == -0.491
 
 
@@ -320,12 +324,14 @@ def test_rest_subaccount_captures() -> None:
     assert a.data["equity"] == 45.201296
     assert a.data["origin"] == "rest"
     assert a.conn == -1
-    [b] = n.rest_subaccount("y", 0, body("nautilus__subaccount.json"), 1.0)
+    [b] = without_risk(n.rest_subaccount("y", 0, body("nautilus__subaccount.json"), 1.0))
     assert b.data["equity"] == 99.206819554
     assert b.data["positions"][0]["ticker"] == "ETH-USD"
     for sub in body("nautilus__addresses.json")["subaccounts"]:
         events = n.rest_subaccount("y", 0, {"subaccount": sub}, 2.0)
-        assert [e.kind for e in events] == ["account"]  # same positions: nothing changed
+        assert [e.kind for e in without_risk(events)] == [
+            "account"
+        ]  # same positions: nothing changed
 
 
 def test_rest_orders_and_order_captures() -> None:

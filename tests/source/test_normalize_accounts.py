@@ -8,6 +8,7 @@ import pytest
 
 from alertbot.source.accounts import RATIO_CAP
 from alertbot.source.normalize import Normalizer
+from tests.source.riskkinds import without_risk
 
 ADDR = "dydx1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq"
 SUB_ID = f"{ADDR}/0"
@@ -94,7 +95,9 @@ def loaded() -> Normalizer:
 def test_snapshot_uses_reported_equity_and_computes_margins() -> None:
     n = loaded()
     events = n.snapshot(CH, SUB_ID, {"subaccount": subaccount(), "orders": []}, 1.0, 2)
-    assert [e.kind for e in events] == ["account"]  # first snapshot: no position events
+    assert [e.kind for e in without_risk(events)] == [
+        "account"
+    ]  # first snapshot: no position events
     acct = events[0].data
     assert acct["origin"] == "snapshot"
     assert events[0].conn == 2
@@ -124,7 +127,7 @@ def test_oracle_price_update_recomputes_equity_live() -> None:
     n.snapshot(CH, SUB_ID, {"subaccount": subaccount(), "orders": []}, 1.0, 0)
     price = {"oraclePrices": {"ETH-USD": {"oraclePrice": "2100", "effectiveAtHeight": "1001"}}}
     events = n.update("v4_markets", None, price, 2.0, 4)
-    assert [e.kind for e in events] == ["market", "account"]
+    assert [e.kind for e in without_risk(events)] == ["market", "account"]
     assert events[0].data["oracle_price"] == 2100.0
     acct = events[1].data
     # USDC 10000 + 2 x 2100 - 0.1 x 50000 + 0.5 (offset to the reported equity)
@@ -147,7 +150,7 @@ def test_price_of_a_market_nobody_holds_emits_no_account() -> None:
     events = n.update(
         "v4_markets", None, {"oraclePrices": {"SOL-USD": {"oraclePrice": "101"}}}, 2, 0
     )
-    assert [e.kind for e in events] == ["market"]
+    assert [e.kind for e in without_risk(events)] == ["market"]
 
 
 def test_unknown_price_falls_back_to_the_snapshot_implied_price() -> None:
@@ -180,7 +183,7 @@ def test_position_updates_emit_diffs_and_recompute() -> None:
     n.snapshot(CH, SUB_ID, {"subaccount": subaccount(), "orders": []}, 1.0, 0)
     grow = {"perpetualPositions": [position("ETH-USD", "LONG", "3", "1950", "150")]}
     events = n.update(CH, SUB_ID, grow, 2.0, 0)
-    assert [e.kind for e in events] == ["position.changed", "account"]
+    assert [e.kind for e in without_risk(events)] == ["position.changed", "account"]
     changed = events[0].data
     assert changed["size"] == 3.0
     assert changed["previous_size"] == 2.0
@@ -193,7 +196,7 @@ def test_position_updates_emit_diffs_and_recompute() -> None:
     assert acct["equity"] == pytest.approx(8000 + 6000 - 5000 + 0.5)
     close = {"perpetualPositions": [position("BTC-USD", "SHORT", "0", "0", "0", status="CLOSED")]}
     events = n.update(CH, SUB_ID, close, 4.0, 0)
-    assert [e.kind for e in events] == ["position.closed", "account"]
+    assert [e.kind for e in without_risk(events)] == ["position.closed", "account"]
     assert events[0].data["previous_size"] == -0.1
     assert events[0].data["size"] == 0.0
     assert events[0].data["status"] == "CLOSED"
@@ -204,7 +207,7 @@ def test_position_updates_emit_diffs_and_recompute() -> None:
     assert [e.kind for e in n.update("v4_markets", None, btc, 5.0, 0)] == ["market"]
     opened = {"perpetualPositions": [position("SOL-USD", "SHORT", "-5", "100", "0")]}
     events = n.update(CH, SUB_ID, opened, 6.0, 0)
-    assert [e.kind for e in events] == ["position.opened", "account"]
+    assert [e.kind for e in without_risk(events)] == ["position.opened", "account"]
     assert events[0].data["previous_size"] == 0.0
     assert events[0].data["size"] == -5.0
 
@@ -242,7 +245,11 @@ def test_reconnect_snapshot_diffs_positions_and_resets_equity() -> None:
     sub = subaccount(equity="5000", freeCollateral="4000")
     sub["openPerpetualPositions"] = {"ETH-USD": position("ETH-USD", "LONG", "1", "1900", "100")}
     events = n.snapshot(CH, SUB_ID, {"subaccount": sub, "orders": []}, 2.0, 1)
-    assert [e.kind for e in events] == ["position.closed", "position.changed", "account"]
+    assert [e.kind for e in without_risk(events)] == [
+        "position.closed",
+        "position.changed",
+        "account",
+    ]
     assert events[0].data["ticker"] == "BTC-USD"
     assert events[2].data["equity"] == 5000.0
     assert events[2].data["free_collateral"] == 4000.0
@@ -252,19 +259,22 @@ def test_empty_snapshot_of_an_unknown_subaccount_then_it_appears() -> None:
     n = loaded()
     assert n.snapshot(CH, SUB_ID, {}, 1.0, 0) == []
     opened = {"perpetualPositions": [position("ETH-USD", "LONG", "1", "2000", "0")]}
-    assert [e.kind for e in n.update(CH, SUB_ID, opened, 2.0, 0)] == ["position.opened", "account"]
+    assert [e.kind for e in without_risk(n.update(CH, SUB_ID, opened, 2.0, 0))] == [
+        "position.opened",
+        "account",
+    ]
 
 
 def test_rest_subaccount_first_is_baseline_then_reconciles() -> None:
     n = loaded()
     first = n.rest_subaccount(ADDR, 0, {"subaccount": subaccount()}, 1.0)
-    assert [e.kind for e in first] == ["account"]
+    assert [e.kind for e in without_risk(first)] == ["account"]
     assert first[0].conn == -1
     assert first[0].data["origin"] == "rest"
     sub = subaccount(equity="9100", freeCollateral="8400")
     sub["openPerpetualPositions"]["ETH-USD"]["size"] = "2.5"
     events = n.rest_subaccount(ADDR, 0, {"subaccount": sub}, 2.0)
-    assert [e.kind for e in events] == ["position.changed", "account"]
+    assert [e.kind for e in without_risk(events)] == ["position.changed", "account"]
     assert events[1].data["equity"] == 9100.0
 
 
@@ -305,7 +315,7 @@ def test_parent_snapshot_emits_one_account_per_child() -> None:
     assert [(a["subaccount"], a["parent_subaccount"]) for a in got] == [(0, 0), (128, 0)]
     assert got[1]["equity"] == 700.0
     assert got[1]["position_count"] == 1
-    assert [e.kind for e in events] == ["account", "account"]
+    assert [e.kind for e in without_risk(events)] == ["account", "account"]
 
 
 def test_parent_updates_go_to_the_child_and_new_children_diff() -> None:
@@ -313,7 +323,7 @@ def test_parent_updates_go_to_the_child_and_new_children_diff() -> None:
     n.snapshot(PCH, SUB_ID, parent_contents(isolated(128)), 1.0, 0)
     grow = {"perpetualPositions": [position("SOL-USD", "LONG", "3", "100", "0")]}
     events = n.update(PCH, SUB_ID, grow, 2.0, 0, 128)
-    assert [e.kind for e in events] == ["position.changed", "account"]
+    assert [e.kind for e in without_risk(events)] == ["position.changed", "account"]
     assert events[0].data["subaccount"] == 128
     assert events[1].data["subaccount"] == 128
     assert events[1].data["parent_subaccount"] == 0
@@ -333,4 +343,6 @@ def test_rest_parent_subaccount() -> None:
     body = parent_contents(isolated(128))
     del body["orders"]
     events = n.rest_parent_subaccount(ADDR, 0, body, 1.0)
-    assert [(e.kind, e.conn, e.data["origin"]) for e in events] == [("account", -1, "rest")]
+    assert [(e.kind, e.conn, e.data["origin"]) for e in without_risk(events)] == [
+        ("account", -1, "rest")
+    ]

@@ -77,6 +77,7 @@ def test_ws_fill_fields() -> None:
             "height": 1001,
             "address": ADDR,
             "subaccount": 0,
+            "catchup": False,
         }
     ]
 
@@ -154,6 +155,7 @@ def test_transfer_fields_and_dedup() -> None:
             "created_at": "2024-08-16T08:43:22.999Z",
             "address": ADDR,
             "subaccount": 0,
+            "catchup": False,
         }
     ]
     assert n.update(CH, SUB_ID, {"transfers": transfer}, 2.0, 0) == []
