@@ -1,4 +1,4 @@
-"""`make soak`'s harness, kept from rotting: one short fault case, one SIGKILL cycle, the counting."""
+"""`make soak`'s harness kept from rotting: a short fault case, a SIGKILL cycle, the counting."""
 
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ def test_only_a_copy_in_the_last_message_before_a_kill_is_a_documented_duplicate
 def test_a_grouped_webhook_document_counts_each_member():
     body = (
         b'{"alerts":[{"title":"Fill 0a1b2c3d","members":null},'
-        b'{"title":"Fill 11111111","members":[{"title":"Fill 11111111"},{"title":"Fill 22222222"}]}]}'
+        b'{"title":"Fill 11111111","members":'
+        b'[{"title":"Fill 11111111"},{"title":"Fill 22222222"}]}]}'
     )
     assert webhook_fills(body) == ["0a1b2c3d", "11111111", "22222222"]

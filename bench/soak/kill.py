@@ -79,10 +79,12 @@ async def _cycles(
     alive = {"now": False}
     filler = Filler(sim, watching=lambda: alive["now"] and watched(sim))
     kills: list[float] = []
-    filler.start()
-    for _ in range(plan.cycles):
+    for cycle in range(plan.cycles):
         proc = await spawn(path, log)
         alive["now"] = True
+        if cycle == 0:  # the first start is a baseline (docs/delivery.md): fill from its snapshot
+            await wait_for(lambda: watched(sim), 30, "the first bot's subscription")
+            filler.start()
         await asyncio.sleep(rng.uniform(*plan.up))
         alive["now"] = False
         kills.append(time.monotonic())
