@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -92,8 +91,7 @@ class TelegramNotifier(HttpNotifier):
         result = self.verdict(response, str(answer.get("description", "")))
         wait = (answer.get("parameters") or {}).get("retry_after")
         if isinstance(wait, int | float) and not result.ok and not result.permanent:
-            finite = math.isfinite(wait) and wait >= 0
-            return SendResult.retry(result.detail, float(wait) if finite else None)
+            return SendResult.retry(result.detail, float(wait))  # delivery bounds what it waits
         if response.is_success:  # 200 without ok: true is not a delivery
             return SendResult.retry(self.scrub(f"unexpected answer: {response.text[:200]}"))
         return result
