@@ -59,6 +59,7 @@ class _Lane:
     notifier: Notifier
     bucket: TokenBucket | None
     backoff: Backoff
+    rate: tuple[int, float] | None = None  # (messages, per): the limit, local or shared
     stats: LaneStats = field(default_factory=LaneStats)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     blocked_until: float = 0.0  # retry backoff or Retry-After: nothing is sent before
@@ -112,8 +113,9 @@ class Delivery:
     def _lane(self, name: str, notifier: Notifier, now: float) -> _Lane:
         limit = self.config.rate_limits.get(name)
         rate = (limit.messages, limit.per) if limit is not None else notifier.rate
-        bucket = TokenBucket(rate[0], rate[1], now) if rate else None
-        return _Lane(name, notifier, bucket, self._backoff())
+        shared = self.store.rate_limits is not None  # replicas spend from one bucket in the store
+        bucket = TokenBucket(rate[0], rate[1], now) if rate and not shared else None
+        return _Lane(name, notifier, bucket, self._backoff(), (rate[0], rate[1]) if rate else None)
 
     # -- submitting (sync, from the engine loop) -------------------------------------------
 
@@ -293,8 +295,18 @@ class Delivery:
             return False
         if lane.bucket is not None:
             lane.bucket.take(self._clock())
+        elif (shared := self._shared_wait(lane)) > 0:
+            await self._pause(shared)  # another replica spent the token: the rows stay claimed
+            return False
         self._settle(lane, rows, await self._attempt(lane, rows))
         return False
+
+    def _shared_wait(self, lane: _Lane) -> float:
+        """Spend a token of the store's shared bucket (0), or how long until there is one."""
+        limits = self.store.rate_limits
+        if limits is None or lane.rate is None:
+            return 0.0
+        return limits.take(lane.name, *lane.rate)
 
     def _wait_needed(self, lane: _Lane) -> float:
         now = self._clock()
