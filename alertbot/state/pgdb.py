@@ -29,7 +29,7 @@ from alertbot.core.secrets import mask
 from alertbot.state.config import masked_dsn
 from alertbot.state.db import StateError, StateWriteError
 
-CHECKOUT_TIMEOUT = 2.0  # the longest a call blocks the loop waiting for a pooled connection
+CHECKOUT_TIMEOUT = 0.5  # the longest a call blocks the loop waiting for a pooled connection
 CONNECT_TIMEOUT = 5  # seconds, per connection attempt (start-up, and the pool's workers)
 MIGRATION_LOCK = 0x616C6572  # pg_advisory_xact_lock key: replicas starting together migrate once
 RETRYABLE_STATES = {"40001", "40P01", "55P03"}  # serialization, deadlock, lock not free
