@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 from alertbot.commands.args import config_arg
+from alertbot.config_load import check_file
 from alertbot.core.errors import AlertbotError
 from alertbot.core.paths import state_dir_of
 from alertbot.core.secrets import remember
@@ -32,6 +36,33 @@ def register(subparsers: Any) -> None:
         "--replace", action="store_true", help="empty a target that already holds state"
     )
     migrate.set_defaults(handler=cmd_state_migrate)
+
+
+def configured_state(config_path: str) -> tuple[str, StateConfig | None, list[str] | None]:
+    """state_dir, the `state:` section and rule names as `run` reads them.
+
+    A config with errors still gives its state_dir (SQLite), but not a postgresql backend:
+    its dsn cannot be trusted then, and the SQLite folder would be the wrong store.
+    """
+    result = check_file(config_path)
+    if result.config is not None:
+        config = result.config
+        return config.state_dir, config.state, [r.name for r in config.rules]
+    if _names_postgresql(config_path):
+        raise AlertbotError(
+            f"{config_path} has errors and its state backend is postgresql: fix it first "
+            f"(alertbot check -c {config_path})"
+        )
+    return state_dir_of(config_path, os.environ), None, None
+
+
+def _names_postgresql(config_path: str) -> bool:
+    try:
+        raw = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return False
+    state = raw.get("state") if isinstance(raw, dict) else None
+    return isinstance(state, dict) and state.get("backend") == "postgresql"
 
 
 def cmd_state_migrate(args: argparse.Namespace) -> int:
