@@ -423,6 +423,7 @@ class App:
             problem_reasons=len(source.problems.counts) if source else 0,
             unsaved=int(status.get("spilled", 0)),
             unwritable=str(status.get("unwritable", "")),
+            tracked={**(source.sizes() if source else {}), **self.engine.sizes()},
         )
 
 

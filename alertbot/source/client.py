@@ -499,6 +499,10 @@ class IndexerSource:
             if s.sub.channel in ACCOUNT_CHANNELS and s.sub.id is not None
         ]
 
+    def sizes(self) -> dict[str, int]:
+        """Entries of the source's maps keyed by server data, for /metrics."""
+        return {**self.feed.normalizer.sizes(), **self.feed.sizes()}
+
     def _carries(self, index: int, channel: str) -> bool:
         return any(s.sub.channel == channel for s in self.feed.conn(index).subs.values())
 

@@ -26,6 +26,7 @@ from alertbot.source.problems import ProblemLog, shape
 from alertbot.source.server_errors import ServerErrors
 from alertbot.source.subscriptions import ACCOUNT_CHANNELS, Subscription, key_of
 
+MAX_SUBS = 1_000  # per connection; the server's own caps are 256 subaccounts and 32 per channel
 UNWATCHED = (WAITING, REJECTED)  # a subscription in these states gets no updates
 
 
@@ -186,6 +187,10 @@ class Feed:
         """Logged with the message's shape, not its content (it may hold account data)."""
         self.problems(f"message that could not be handled ({type(exc).__name__})", shape(msg))
 
+    def sizes(self) -> dict[str, int]:
+        """Entries of the feed's maps keyed by server data, for /metrics (each is bounded)."""
+        return {"subscriptions": sum(len(s.subs) for s in self.conns.values())}
+
     @property
     def messages(self) -> dict[str, int]:
         """Messages received per channel (every connection), for metrics."""
@@ -282,6 +287,8 @@ class Feed:
         key = key_of(channel, msg.get("id"))
         found = state.subs.get(key)
         if found is None:  # replay, or a subscription the server kept: follow it all the same
+            if len(state.subs) >= MAX_SUBS:  # ...unless a server invents them by the thousand
+                raise ValueError("too many subscriptions on one connection")
             sub_id = None if key == channel else msg.get("id")
             found = index_sub(state, SubState(Subscription(channel, sub_id), WANTED))
         return found

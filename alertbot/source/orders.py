@@ -19,6 +19,7 @@ _STATUS_KIND = {
 }
 _TRIGGERED_TO = frozenset({"OPEN", "BEST_EFFORT_OPENED", "FILLED"})
 KEEP_FINAL = 50_000  # final orders remembered so a later snapshot or REST body cannot re-alert
+FINAL_KEYS = ("order_id", "status", "address", "subaccount", "ticker")  # all a final order keeps
 
 # Indexer key -> (event field, parser). Remove messages carry only a few of these: merge.
 _KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
@@ -166,11 +167,12 @@ class Orders:
         fields["status"] = status
         size = fields["size"]
         fields["remaining"] = None if size is None else max(size - fields["total_filled"], 0.0)
-        if status in FINAL:
-            self._remember_final(order_id)
         if fields["type"] in PROTECTIVE and fields["ticker"] is not None:
             self._index(order_id, fields)
-        return self._emit(order, kinds, silent)
+        changes = self._emit(order, kinds, silent)
+        if status in FINAL:
+            self._remember_final(order_id, order)
+        return changes
 
     def _index(self, order_id: str, fields: dict[str, Any]) -> None:
         """Keep `protective` in step with one stop or take-profit order."""
@@ -202,8 +204,12 @@ class Orders:
         data = dict(order.fields)
         return [(f"order.{k}", data) for k in fresh]
 
-    def _remember_final(self, order_id: str) -> None:
-        """Bound memory: forget the oldest final orders beyond keep_final."""
+    def _remember_final(self, order_id: str, order: Order) -> None:
+        """Bound memory: a final order keeps only what later messages are checked against, and
+        the oldest final orders beyond keep_final are forgotten."""
+        fields = order.fields
+        order.fields = {key: fields[key] for key in FINAL_KEYS}
+        order.emitted = set()
         finals = self._finals
         finals.append(order_id)
         while len(finals) > self._keep_final:
