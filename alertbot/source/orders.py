@@ -73,9 +73,9 @@ class Order:
 
     __slots__ = ("emitted", "fields")
 
-    def __init__(self, fields: dict[str, Any]) -> None:
+    def __init__(self, fields: dict[str, Any], emitted: frozenset[str] = frozenset()) -> None:
         self.fields = fields
-        self.emitted: set[str] = set()
+        self.emitted = emitted  # immutable: the empty one is shared by every order without any
 
 
 def _blank(order_id: str, address: str, subaccount: int) -> dict[str, Any]:
@@ -198,7 +198,8 @@ class Orders:
     ) -> list[tuple[str, dict[str, Any]]]:
         """Skip transitions already emitted; one data dict shared by this message's events."""
         fresh = [k for k in kinds if k not in order.emitted]
-        order.emitted.update(kinds)
+        if fresh:
+            order.emitted = order.emitted.union(fresh)
         if silent or not fresh:
             return []
         data = dict(order.fields)
@@ -209,7 +210,7 @@ class Orders:
         the oldest final orders beyond keep_final are forgotten."""
         fields = order.fields
         order.fields = {key: fields[key] for key in FINAL_KEYS}
-        order.emitted = set()
+        order.emitted = frozenset()
         finals = self._finals
         finals.append(order_id)
         while len(finals) > self._keep_final:
