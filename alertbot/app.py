@@ -434,6 +434,7 @@ class App:
             unsaved=int(status.get("spilled", 0)),
             unwritable=str(status.get("unwritable", "")),
             paused=bool(status.get("paused", False)),
+            tracked={**(source.sizes() if source else {}), **self.engine.sizes()},
         )
 
 

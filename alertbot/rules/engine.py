@@ -16,6 +16,7 @@ from alertbot.rules.config import DEFAULT_INHIBIT, RuleSet, expand_kinds
 from alertbot.rules.grouping import Grouper, Member
 from alertbot.rules.inhibit import Inhibitor
 from alertbot.rules.lifecycle import FIRING, INACTIVE, Alert
+from alertbot.rules.oneoff import EventRule
 from alertbot.rules.render import notification, summarize
 from alertbot.rules.runtime import INF, MAX_STRIKES, RuleRuntime, RuleStats
 from alertbot.rules.silences import SilenceStore
@@ -67,6 +68,13 @@ class Engine:
         self._disabling: list[tuple[RuleRuntime, str]] = []  # told at the next process/tick
         self._carried: list[RuleStateChange] = []  # forgets and a replaced engine's changes
         self._carried_history: list[AlertChange] = []
+
+    def sizes(self) -> dict[str, int]:
+        """Alert identities and remembered occurrence ids (keyed by server data), for /metrics."""
+        return {
+            "alert_identities": sum(len(rt.alerts) for rt in self.rules),
+            "occurrence_ids": sum(len(rt.seen) for rt in self.rules if isinstance(rt, EventRule)),
+        }
 
     def _index(self, kind: str) -> tuple[RuleRuntime, ...]:
         return tuple(rt for rt in self.rules if any(fnmatchcase(kind, p) for p in rt.cfg.on))
