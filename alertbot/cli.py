@@ -73,11 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _register_optional(sub: Any) -> None:
     """The command-layer commands: check, test, silence; plugins, notify-test; outbox; risk."""
-    from alertbot.commands import notify, outbox, risk, rules
+    from alertbot.commands import notify, outbox, risk, rules, state
 
     rules.register(sub)
     notify.register(sub)
     outbox.register(sub)
+    state.register(sub)
     risk.register(sub)
 
 

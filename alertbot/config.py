@@ -13,6 +13,7 @@ from alertbot.notify.config import ConsoleConfig, NotifierConfig
 from alertbot.notify.delivery_config import DeliveryConfig
 from alertbot.rules.config import DefaultsConfig, InhibitRule, Rules
 from alertbot.source.config import SourceConfig
+from alertbot.state.config import StateConfig
 from alertbot.web.config import HttpConfig
 
 
@@ -34,6 +35,7 @@ class Config(Strict):
     version: Literal[1] = 1
     source: SourceConfig
     state_dir: str = DEFAULT_STATE_DIR  # relative to this file's folder (core/paths.py)
+    state: StateConfig = StateConfig()  # backend: sqlite (in state_dir) or postgresql (dsn)
     notifiers: Annotated[dict[str, NotifierConfig], BeforeValidator(_typed_notifiers)] = {
         "console": ConsoleConfig(type="console")
     }

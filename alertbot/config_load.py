@@ -109,6 +109,7 @@ def _all_secrets(config: Config, located: Located) -> set[str]:
     found = set(located.secrets)
     for settings in config.notifiers.values():
         found.update(secret_values(settings))
+    found.update(secret_values(config.state))  # the dsn (secret_parts keeps only its password)
     return found
 
 

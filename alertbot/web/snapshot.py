@@ -111,3 +111,4 @@ class Snapshot:
     unsaved: int = 0  # notifications held in memory: the state database cannot be written
     tracked: dict[str, int] = field(default_factory=dict)  # entries of maps keyed by server data
     unwritable: str = ""  # why the state database cannot be written ("": it can)
+    paused: bool = False  # the held notifications fill state.buffer: no events are taken
