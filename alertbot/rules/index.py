@@ -15,6 +15,7 @@ another identity, and no alert can exist for it: alerts are created only when `w
 from __future__ import annotations
 
 import ast
+import itertools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -27,15 +28,16 @@ from alertbot.rules.runtime import RuleRuntime
 # Most selective first: when a condition has several equalities, the rule is filed under one.
 PREFERRED = ("address", "ticker", "market", "order_id", "client_id", "id", "subaccount")
 _SCALARS = (str, int, float, bool)
+MAX_KEYS = 256  # value combinations one rule is filed under (`a in [...] and b in [...]`)
 _NOT_INDEXED = "conn"  # key_of falls back to Event.conn for it: not the same as the field
 
 
 @dataclass(frozen=True, slots=True)
 class IndexEntry:
-    """A rule is filed under `field` equal to one of `values`, or (field None) not at all."""
+    """A rule is filed under `fields` equal to one of `keys` (value tuples), or nowhere (())."""
 
-    field: str | None
-    values: tuple[Any, ...]
+    fields: tuple[str, ...]
+    keys: tuple[tuple[Any, ...], ...]
     why: str  # in words, for `alertbot check --explain`
 
 
@@ -80,97 +82,98 @@ def _constant(node: ast.expr) -> bool:
 
 
 def entry_for(rt: RuleRuntime) -> IndexEntry:
-    """Where the index files a rule, and why (or why not)."""
+    """Where the index files a rule (every usable equality together), and why (or why not)."""
     if not rt.cfg.when:
-        return IndexEntry(None, (), "no `when`: every event of its kinds")
-    found = [(f, v) for f, v in equalities(rt.cfg.when) if f != _NOT_INDEXED]
+        return IndexEntry((), (), "no `when`: every event of its kinds")
+    found: dict[str, tuple[Any, ...]] = {}
+    for field, values in equalities(rt.cfg.when):
+        if field != _NOT_INDEXED and values:
+            found.setdefault(field, values)  # a second equality on it only narrows further
     if not found:
-        return IndexEntry(None, (), "`when` has no `label == value` conjunct")
+        return IndexEntry((), (), "`when` has no `label == value` conjunct")
     if rt.mode in ("level", "change"):  # the label must be part of the alert identity
-        usable = [(f, v) for f, v in found if all(f in rt.fields[k] for k in rt.kinds)]
+        usable = {f: v for f, v in found.items() if all(f in rt.fields[k] for k in rt.kinds)}
         if not usable:
-            names = ", ".join(sorted({f for f, _ in found}))
-            return IndexEntry(None, (), f"{names} not in its identity (group_by)")
+            return IndexEntry((), (), f"{', '.join(sorted(found))} not in its identity (group_by)")
         found = usable
-    field, values = min(found, key=lambda fv: _rank(fv[0]))
-    shown = ", ".join(repr(v) for v in values)
-    why = f"{field} in [{shown}]" if len(values) > 1 else f"{field} == {shown}"
-    return IndexEntry(field, values, why)
+    fields = sorted(found, key=_rank)
+    while math.prod(len(found[f]) for f in fields) > MAX_KEYS:
+        fields.remove(max(fields, key=lambda f: len(found[f])))
+    keys = tuple(itertools.product(*(found[f] for f in fields)))
+    why = " and ".join(
+        f"{f} == {found[f][0]!r}" if len(found[f]) == 1 else f"{f} in {list(found[f])!r}"
+        for f in fields
+    )
+    return IndexEntry(tuple(fields), keys, why)
 
 
-def _rank(field: str) -> int:
-    return PREFERRED.index(field) if field in PREFERRED else len(PREFERRED)
+def _rank(field: str) -> tuple[int, str]:
+    return (PREFERRED.index(field) if field in PREFERRED else len(PREFERRED), field)
 
 
 class Route:
     """The rules of one kind: those every event reaches, and those filed under label values."""
 
-    __slots__ = ("always", "cache", "fields", "order", "single")
+    __slots__ = ("always", "cache", "order", "single", "tables")
 
     def __init__(self, rules: list[RuleRuntime], entries: Mapping[str, IndexEntry]) -> None:
-        order = {id(rt): i for i, rt in enumerate(rules)}
-        self.always = tuple(rt for rt in rules if entries[rt.name].field is None)
-        tables: dict[str, dict[Any, list[RuleRuntime]]] = {}
+        self.order = {id(rt): i for i, rt in enumerate(rules)}
+        self.always = tuple(rt for rt in rules if not entries[rt.name].fields)
+        tables: dict[tuple[str, ...], dict[Any, list[RuleRuntime]]] = {}
         for rt in rules:
             entry = entries[rt.name]
-            if entry.field is not None:
-                table = tables.setdefault(entry.field, {})
-                for value in entry.values:
-                    bucket = table.setdefault(value, [])
+            if entry.fields:
+                table = tables.setdefault(entry.fields, {})
+                for key in entry.keys:
+                    bucket = table.setdefault(key[0] if len(key) == 1 else key, [])
                     if rt not in bucket:
                         bucket.append(rt)
-        # one field (the common case): each value maps straight to its merged tuple, in rule order
-        self.fields = tuple(
-            (f, {v: _merged(self.always, rts, order) for v, rts in t.items()})
-            for f, t in tables.items()
+        # each key maps straight to its merged tuple (with `always`), in rule order
+        self.tables = tuple(
+            (fields, {k: self._merged(rts) for k, rts in table.items()})
+            for fields, table in tables.items()
         )
-        self.single = self.fields[0] if len(self.fields) == 1 else None
+        self.single = self.tables[0] if len(self.tables) == 1 else None
         self.cache: dict[tuple[Any, ...], tuple[RuleRuntime, ...]] = {}
-        self.order = order
+
+    def _merged(self, rules: Iterable[RuleRuntime]) -> tuple[RuleRuntime, ...]:
+        both = {id(rt): rt for rt in (*self.always, *rules)}
+        return tuple(sorted(both.values(), key=lambda rt: self.order[id(rt)]))
 
     def match(self, data: Mapping[str, Any]) -> tuple[RuleRuntime, ...]:
         """The rules this event's fields can reach, in the engine's rule order."""
         single = self.single
         if single is not None:
-            value = data.get(single[0])
+            fields, table = single
             try:
-                return single[1].get(value, self.always)
+                if len(fields) == 1:
+                    return table.get(data.get(fields[0]), self.always)
+                return table.get(tuple([data.get(f) for f in fields]), self.always)
             except TypeError:  # unhashable: equal to no constant
                 return self.always
-        if not self.fields:
+        if not self.tables:
             return self.always
         return self._match_many(data)
 
     def _match_many(self, data: Mapping[str, Any]) -> tuple[RuleRuntime, ...]:
-        hits = []
-        for field, table in self.fields:
-            value = data.get(field)
+        hits: list[Any] = []
+        for fields, table in self.tables:
+            key = data.get(fields[0]) if len(fields) == 1 else tuple([data.get(f) for f in fields])
             try:
-                hits.append(value if value in table else _MISS)
+                hits.append(key if key in table else _MISS)
             except TypeError:
                 hits.append(_MISS)
-        key = tuple(hits)
-        found = self.cache.get(key)
+        found = self.cache.get(tuple(hits))
         if found is None:
-            found = self.cache[key] = self._combine(key)
+            chosen: list[RuleRuntime] = list(self.always)
+            for (_, table), key in zip(self.tables, hits, strict=True):
+                if key is not _MISS:
+                    chosen.extend(table[key])
+            found = self.cache[tuple(hits)] = self._merged(chosen)
         return found
-
-    def _combine(self, hits: tuple[Any, ...]) -> tuple[RuleRuntime, ...]:
-        chosen: dict[int, RuleRuntime] = {id(rt): rt for rt in self.always}
-        for (_, table), value in zip(self.fields, hits, strict=True):
-            if value is not _MISS:
-                chosen.update((id(rt), rt) for rt in table[value])  # merged: `always` again
-        return tuple(sorted(chosen.values(), key=lambda rt: self.order[id(rt)]))
 
 
 _MISS = object()
-
-
-def _merged(
-    always: tuple[RuleRuntime, ...], filed: Iterable[RuleRuntime], order: dict[int, int]
-) -> tuple[RuleRuntime, ...]:
-    both = {id(rt): rt for rt in (*always, *filed)}
-    return tuple(sorted(both.values(), key=lambda rt: order[id(rt)]))
 
 
 class RuleIndex:
@@ -195,4 +198,4 @@ class RuleIndex:
         return RuleIndex([rt for rt in self.rules if rt is not rule], indexed=self.indexed)
 
 
-_OFF = IndexEntry(None, (), "index off")
+_OFF = IndexEntry((), (), "index off")
