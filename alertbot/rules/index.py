@@ -84,7 +84,7 @@ def _constant(node: ast.expr) -> bool:
 def entry_for(rt: RuleRuntime) -> IndexEntry:
     """Where the index files a rule (every usable equality together), and why (or why not)."""
     if not rt.cfg.when:
-        return IndexEntry((), (), "no `when`: every event of its kinds")
+        return IndexEntry((), (), "no `when`")
     found: dict[str, tuple[Any, ...]] = {}
     for field, values in equalities(rt.cfg.when):
         if field != _NOT_INDEXED and values:
@@ -199,3 +199,18 @@ class RuleIndex:
 
 
 _OFF = IndexEntry((), (), "index off")
+
+
+def explain(index: RuleIndex) -> list[str]:
+    """`alertbot check --explain`: per rule, the labels it is filed under, or why every event."""
+    filed = sum(1 for rt in index.rules if index.entries[rt.name].fields)
+    out = [
+        f"index: {filed} of {len(index.rules)} rule(s) filed under label values "
+        "(an event reaches only the rules its labels match)"
+    ]
+    width = max((len(rt.name) for rt in index.rules), default=0)
+    for rt in index.rules:
+        entry, kinds = index.entries[rt.name], ", ".join(rt.cfg.on)
+        how = f"indexed on {entry.why}" if entry.fields else f"every event ({entry.why})"
+        out.append(f"  {rt.name:<{width}}  {kinds}: {how}")
+    return out
