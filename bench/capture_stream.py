@@ -167,7 +167,10 @@ def stream(
     """Snapshots and `frames` data frames."""
     builder = Builder(n_tickers, n_subaccounts, seed)
     snapshots = builder.snapshots()
-    return snapshots, [builder.update() for _ in range(frames)]
+    updates = [builder.update() for _ in range(frames - 1)]
+    builder.height += 1  # the last frame is a block: it always makes an event, ending a run
+    body = {"blockHeight": str(builder.height), "time": "2024-12-02T18:45:33.548Z"}
+    return snapshots, [*updates, builder.frame(_data("v4_block_height", None, body))]
 
 
 def feed(normalizer: Normalizer, msg: dict[str, Any], now: float) -> list[Event]:
