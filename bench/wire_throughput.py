@@ -8,7 +8,8 @@ process, pinned to the other core, so the sender is never the bottleneck. Rounds
 2. the same receive + `orjson.loads`;
 3. a naive client: `json.loads`, a dict of handlers per channel, float conversions;
 4. alertbot's source alone (IndexerSource: feed, normalizer, hand-off to a consumer);
-5. alertbot's source with the engine and the 100 rules of bench/rules-100.yaml.
+5. alertbot's source with the engine and the 100 rules of bench/rules-100.yaml;
+6. the same with the rule index off (every rule sees every event of its kinds, as before).
 
     .venv/bin/python bench/wire_throughput.py [--frames 20000] [--rounds 3]
 
@@ -274,6 +275,10 @@ async def main() -> None:
         ("naive client (json, handlers, floats)", naive),
         ("alertbot source", source_alone),
         ("alertbot source + engine, 100 rules", engine_round(lambda: Engine(config))),
+        (
+            "same, rule index off (the old engine)",
+            engine_round(lambda: Engine(config, indexed=False)),
+        ),
     ]
     walls: dict[str, list[float]] = {name: [] for name, _ in contenders}
     cpus: dict[str, list[float]] = {name: [] for name, _ in contenders}
