@@ -260,6 +260,7 @@ class App:
             "source": source.tasks.failure(),
             "delivery": self._delivery.tasks.failure(),
             "state": self._watch_state(),
+            "web": self.web.tasks.failure() if self.web is not None else _forever(),
             "stop": self._until_stopped(),
         }
         try:
@@ -439,6 +440,11 @@ async def _supervised(name: str, coro: Coroutine[Any, Any, None]) -> None:
     except Exception as exc:
         raise TaskFailed(name, exc) from exc
     raise TaskFailed(name, RuntimeError("ended unexpectedly"))
+
+
+async def _forever() -> None:
+    """The stand-in for a part that is off (nothing to watch)."""
+    await asyncio.Event().wait()
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
