@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from alertbot.core.durations import Duration
 from alertbot.core.strict import Strict
 
+MIN_TOKEN = 16  # characters of http.token: guessing must be hopeless
 _LISTEN_HINT = "write host:port, e.g. 127.0.0.1:8080, 0.0.0.0:8080 or [::1]:8080"
 
 
@@ -60,6 +61,16 @@ class HttpConfig(Strict):
     max_clients: int = Field(64, ge=1, le=10_000)  # connections at once (pages + probes)
     timeout: Duration = 10.0  # a request head or an idle keep-alive connection, at most
     equity_history: Duration = 6 * 3600.0  # how far back the equity chart (and its store) goes
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_TOKEN:
+            raise ValueError(
+                f"http.token must be at least {MIN_TOKEN} characters "
+                "(e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(24))'`)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> HttpConfig:

@@ -108,7 +108,8 @@ async def test_the_token_is_required_for_page_push_and_actions(tmp_path, sim, si
             async with connect(f"ws://127.0.0.1:{port}/ws", additional_headers=headers) as ws:
                 with pytest.raises(ConnectionClosed) as closed:
                     await ws.recv()
-            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1008
 
         await login(page, base, "wrong-token")
         await expect(page.locator(".error")).to_have_text("Wrong token.")
