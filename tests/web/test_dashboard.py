@@ -46,9 +46,11 @@ def test_a_page_that_falls_behind_loses_its_queue_and_gets_a_full_snapshot():
     slow, quick = hub.join(), hub.join()
     assert slow is not None
     assert quick is not None
-    for _ in range(QUEUE):  # the first (full) snapshot, then updates: the slow page's queue fills
+    hub.push()
+    assert orjson.loads(quick.queue.get_nowait())["type"] == "full"  # a new page's first
+    for _ in range(QUEUE - 1):  # then updates: the slow page's queue fills
         hub.push()
-        quick.queue.get_nowait()  # the quick page keeps up
+        assert orjson.loads(quick.queue.get_nowait())["type"] == "update"  # it keeps up
     assert (slow.queue.full(), slow.dropped, slow.needs_full) == (True, 0, False)
     hub.push()  # one more: the slow page's backlog is dropped, not grown
     quick.queue.get_nowait()

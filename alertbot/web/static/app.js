@@ -148,6 +148,7 @@ function chartPoint(key, t, v, card) {
 function apply(m) {
   lastNow = m.now;
   if (m.type === "full") {  // resync: drop what the page had and take the server's history
+    document.body.dataset.snapshots = String(Number(document.body.dataset.snapshots || 0) + 1);
     equity = {};
     for (const [key, pts] of Object.entries(m.equity || {})) equity[key] = [pts.map((p) => p[0]), pts.map((p) => p[1])];
     for (const key of Object.keys(charts)) { charts[key].destroy(); delete charts[key]; }
