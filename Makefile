@@ -9,7 +9,6 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 
 $(STAMP): pyproject.toml
-	$(MAKE) chromium
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
