@@ -90,6 +90,8 @@ class Dashboard:
         """The form's POST: a session cookie on the right token (the token is never echoed)."""
         if not same_origin(request):
             return PlainTextResponse("cross-site login refused\n", 403, HEADERS)
+        if not _small(request):
+            return PlainTextResponse("send a form of at most 4096 bytes\n", 413, HEADERS)
         async with request.form(max_files=0, max_fields=2, max_part_size=MAX_BODY) as form:
             offered = form.get("token")
         if not isinstance(offered, str) or not self.auth.token_ok(offered):
@@ -190,6 +192,12 @@ async def _serve(ws: WebSocket, page: Page) -> None:
             await asyncio.gather(sender, receiver, return_exceptions=True)
         with contextlib.suppress(Exception):
             await ws.close()
+
+
+def _small(request: Request) -> bool:
+    """A declared body length within MAX_BODY (a form is read whole: refuse big ones first)."""
+    length = request.headers.get("content-length", "")
+    return length.isdigit() and int(length) <= MAX_BODY
 
 
 async def _body(request: Request) -> dict[str, Any] | None:

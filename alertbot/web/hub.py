@@ -59,6 +59,7 @@ class Hub:
         self.pages: set[Page] = set()
         self._dirty = asyncio.Event()
         self.pushes = 0
+        self.failures = 0  # builds that raised (logged once; pages keep their last state)
 
     def changed(self) -> None:
         """Something on the page may have changed (the engine's only cost: a flag)."""
@@ -83,7 +84,12 @@ class Hub:
             await self._dirty.wait()
             self._dirty.clear()
             if self.pages:
-                self.push()
+                try:
+                    self.push()
+                except Exception:  # a dashboard bug must not stop the alerting
+                    self.failures += 1
+                    level = logging.ERROR if self.failures == 1 else logging.DEBUG
+                    log.log(level, "cannot build the dashboard's state", exc_info=True)
             await asyncio.sleep(self.interval)
 
     def push(self) -> None:

@@ -19,6 +19,7 @@ from alertbot.web.config import HttpConfig
 from alertbot.web.dashboard import Dashboard
 from alertbot.web.hub import QUEUE, Hub
 from alertbot.web.server import WebServer
+from tests.apphelpers import until
 from tests.web.helpers import Holder, get
 
 TOKEN = "a-long-enough-token-123"
@@ -137,3 +138,41 @@ async def test_the_page_answers_401_without_the_token(headers, status):
             reply = await client.get(f"http://127.0.0.1:{web.port}/", headers=headers)
         assert reply.status_code == status
         assert TOKEN not in reply.text
+
+
+async def test_a_failing_build_is_logged_and_the_hub_goes_on(caplog):
+    def broken(full: bool) -> dict:
+        raise RuntimeError("board exploded")
+
+    hub = Hub(broken, interval=0.01)
+    hub.join()
+    runner = asyncio.create_task(hub.run())
+    try:
+        hub.changed()
+        await until(lambda: hub.failures >= 1, "a failed build")
+        hub.changed()
+        await until(lambda: hub.failures >= 2, "a second try")
+        assert not runner.done()  # the alerting bot would go on
+        errors = [r for r in caplog.records if r.levelname == "ERROR"]
+        assert len(errors) == 1  # logged once, not once per build
+        assert "board exploded" in caplog.text
+    finally:
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+
+
+async def test_a_big_login_form_is_refused_before_it_is_read():
+    hub = Hub(Builds())
+    dashboard = Dashboard(Auth(TOKEN), hub, Controls(_no_parts, hub.changed))
+    config = HttpConfig(listen="127.0.0.1:0", dashboard=True, token=TOKEN)
+    async with WebServer(config, Holder(), routes=dashboard.routes()) as web:
+        url = f"http://127.0.0.1:{web.port}/login"
+        async with httpx.AsyncClient() as client:
+            big = await client.post(url, data={"token": "x" * 10_000})
+            wrong = await client.post(url, data={"token": "x"})
+            right = await client.post(url, data={"token": TOKEN})
+    assert (big.status_code, wrong.status_code, right.status_code) == (413, 401, 303)
+    assert right.headers["location"] == "/"
+    assert "httponly" in right.headers["set-cookie"].lower()
+    assert TOKEN not in right.headers["set-cookie"]
