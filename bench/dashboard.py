@@ -8,8 +8,12 @@ would need more cores than this machine has; the bot's side of a page is the sam
 
 1. Throughput: the simulator publishes prices as fast as it can for `--seconds`; the bot's
    events per second are counted. Rounds alternate 0 and N pages on the same bot; medians.
-2. Latency: prices paced at `--rate`/s, each a unique price; a page maps the equity it is shown
-   back to the price's send time: event (simulator send) -> page (parsed) p50/p99.
+2. Latency: prices paced at `--rate`/s, each a unique price, so each equity value names one
+   event. Event -> page: from the moment the bot's engine has handled the batch holding the
+   `account` event (instrumented here by wrapping `Board.observe`) to the moment a page has
+   parsed a state showing that equity; p50/p99 over every page. For context, simulator send ->
+   page too (it adds the Indexer's 250 ms batching of batched channels, which the simulator
+   reproduces, and the bot's source).
 3. Memory: the bot's RSS before and after connecting `--memory-pages` pages, per page.
 
     .venv/bin/python bench/dashboard.py [--pages 10] [--seconds 5] [--rounds 3] [--rate 50]
@@ -199,9 +203,36 @@ async def main() -> None:
         await asyncio.sleep(1.0)
         url = app.dashboard_url.replace("http://", "ws://") + "ws"
         cookie = Auth(TOKEN).new_session()
+        handled: dict[float, float] = {}  # equity -> when the engine had handled its event
+        board = app.board
+        assert board is not None
+        observe = board.observe
+
+        def timed(batch: Any) -> None:
+            now = time.time()
+            for event in batch:
+                if event.kind == "account":
+                    handled.setdefault(round(event.data["equity"], 6), now)
+            observe(batch)
+
+        board.observe = timed  # type: ignore[method-assign]
+        hub = app.hub
+        assert hub is not None
+        build, costs = hub._build, []
+
+        def measured(full: bool) -> dict[str, Any]:
+            start = time.process_time()
+            state = build(full)
+            size = len(orjson.dumps(state))
+            costs.append(((time.process_time() - start) * 1000, size, full))
+            return state
+
+        hub._build = measured
         async with Pages(url, cookie, args.pages) as pages:  # before any flood: a calm bot
             sent = await ask(sim, "pace", args.rate, args.latency_seconds)
             await asyncio.sleep(1.0)  # the last pushes arrive
+        board.observe = observe  # type: ignore[method-assign]
+        hub._build = build
         none, some = [], []
         for _ in range(args.rounds):
             none.append(await throughput(app, sim, args.seconds))
@@ -216,6 +247,9 @@ async def main() -> None:
                 lat.append((arrived - t) * 1000)
                 first[equity] = min(first.get(equity, arrived), arrived)
         lat.sort()
+        from_event = sorted(
+            (at - handled[round(e, 6)]) * 1000 for at, e in pages.seen if round(e, 6) in handled
+        )
         if not lat:
             raise SystemExit(f"no page message matched a paced price: {pages.seen[:5]}")
 
@@ -246,9 +280,21 @@ async def main() -> None:
         print(f"  {label}: {each}  median {med:,.0f}")
     print(f"  ratio {med_some / med_none:.3f} ({(1 - med_some / med_none) * 100:+.1f}% lower)")
     print(
-        f"push latency, simulator send -> page parsed, {len(sent)} prices at {args.rate:g}/s, "
-        f"{args.pages} pages, {len(lat)} samples: p50 {p(0.5):.1f} ms  p99 {p(0.99):.1f} ms  "
-        f"max {lat[-1]:.1f} ms"
+        f"(context) simulator send -> page parsed, {len(sent)} prices at {args.rate:g}/s, "
+        f"{len(lat)} samples: p50 {p(0.5):.1f} ms  p99 {p(0.99):.1f} ms  max {lat[-1]:.1f} ms"
+    )
+    ev = from_event
+    print(
+        f"push latency, event handled by the engine -> page parsed, {args.pages} pages, "
+        f"{len(ev)} samples: p50 {ev[len(ev) // 2]:.1f} ms  "
+        f"p99 {ev[min(len(ev) - 1, int(0.99 * len(ev)))]:.1f} ms  max {ev[-1]:.1f} ms"
+    )
+    upd = sorted(c for c, _, full in costs if not full)
+    sizes = sorted(n for _, n, full in costs if not full)
+    print(
+        f"  one state build (CPU of the bot, an update): p50 {upd[len(upd) // 2]:.2f} ms  "
+        f"p99 {upd[min(len(upd) - 1, int(0.99 * len(upd)))]:.2f} ms; "
+        f"{sizes[len(sizes) // 2]:,} bytes; {len(upd)} builds"
     )
     per = (during - before) / args.memory_pages / 1024
     print(
