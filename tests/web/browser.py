@@ -42,7 +42,7 @@ notifiers:
 delivery:
   backoff: {{initial: 50ms, max: 50ms}}
   drain_timeout: 500ms
-rules:
+{delivery}rules:
 {rules}
 """
 
@@ -54,11 +54,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def write(path: Path, sim: Simulator, hook: str, rules: str, port: int) -> Path:
+def write(path: Path, sim: Simulator, hook: str, rules: str, port: int, delivery: str = "") -> Path:
     """A rules file with the dashboard on `port`, the token from the environment."""
     text = CONFIG.format(
         ws=sim.ws_url, rest=sim.rest_url, acc=ACC, state=path.parent / "state",
-        port=port, hook=hook, rules=rules,
+        port=port, hook=hook, rules=rules, delivery=delivery,
     )  # fmt: skip
     path.write_text(text, encoding="utf-8")
     return path
