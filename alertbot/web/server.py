@@ -109,6 +109,9 @@ class WebServer:
         if not self.config.enabled or self._server is not None:
             return
         self._sock = sock = self._bind()
+        quiet = logging.getLogger("uvicorn.error")
+        if quiet.level == logging.NOTSET:  # "Started server process", "Press CTRL+C": not ours
+            quiet.setLevel(logging.WARNING)
         server = _Server(self._uvicorn_config())
         task = self.tasks.spawn(server.serve(sockets=[sock]), name="alertbot-web")
         listening = asyncio.ensure_future(server.listening.wait())
