@@ -100,9 +100,11 @@ def pages_main(pipe: Connection, url: str, cookie: str, count: int) -> None:
 
 async def _pages(pipe: Connection, url: str, cookie: str, count: int) -> None:
     seen: list[tuple[float, float]] = []  # (arrival, equity) of every message, every page
+    built: list[float] = []  # seconds from the bot's build to this page's parse
     stop = asyncio.Event()
 
     async def page() -> None:
+        shown: set[float] = set()  # a value is timed when it first appears on this page
         async with connect(url, additional_headers={"Cookie": f"{COOKIE}={cookie}"}) as ws:
             while not stop.is_set():
                 try:
@@ -112,7 +114,10 @@ async def _pages(pipe: Connection, url: str, cookie: str, count: int) -> None:
                 state = orjson.loads(raw)
                 now = time.time()
                 for acct in state["accounts"]:
-                    seen.append((now, acct["equity"]))
+                    if acct["equity"] not in shown:  # later states repeat it (ages move on)
+                        shown.add(acct["equity"])
+                        seen.append((now, acct["equity"]))
+                built.append(now - state["now"])
 
     tasks = [asyncio.create_task(page()) for _ in range(count)]
     pipe.send("connected")
@@ -120,7 +125,7 @@ async def _pages(pipe: Connection, url: str, cookie: str, count: int) -> None:
     await loop.run_in_executor(None, pipe.recv)  # "stop"
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
-    pipe.send(seen)
+    pipe.send((seen, built))
 
 
 class Pages:
@@ -138,7 +143,8 @@ class Pages:
 
     async def __aexit__(self, *exc: object) -> None:
         self.pipe.send("stop")
-        self.seen = await asyncio.get_running_loop().run_in_executor(None, self.pipe.recv)
+        got = await asyncio.get_running_loop().run_in_executor(None, self.pipe.recv)
+        self.seen, self.built = got
         self.proc.join(5)
 
 
@@ -216,14 +222,29 @@ async def main() -> None:
             observe(batch)
 
         board.observe = timed  # type: ignore[method-assign]
+        lags: list[tuple[float, float]] = []  # (loop lag, CPU this process used meanwhile), ms
+
+        async def probe() -> None:
+            while True:
+                wall, cpu = time.perf_counter(), time.process_time()
+                await asyncio.sleep(0.01)
+                lag = (time.perf_counter() - wall - 0.01) * 1000
+                lags.append((lag, (time.process_time() - cpu) * 1000))
+
+        prober = asyncio.create_task(probe())
         hub = app.hub
         assert hub is not None
         build, costs = hub._build, []
+        to_build: dict[float, float] = {}  # equity -> event handled -> first state built with it
 
         def measured(full: bool) -> dict[str, Any]:
             start = time.process_time()
             state = build(full)
             size = len(orjson.dumps(state))
+            for acct in state["accounts"]:
+                key = round(acct["equity"], 6)
+                if key in handled and key not in to_build:
+                    to_build[key] = time.time() - handled[key]
             costs.append(((time.process_time() - start) * 1000, size, full))
             return state
 
@@ -232,20 +253,19 @@ async def main() -> None:
             sent = await ask(sim, "pace", args.rate, args.latency_seconds)
             await asyncio.sleep(1.0)  # the last pushes arrive
         board.observe = observe  # type: ignore[method-assign]
+        prober.cancel()
         hub._build = build
         none, some = [], []
         for _ in range(args.rounds):
             none.append(await throughput(app, sim, args.seconds))
             async with Pages(url, cookie, args.pages):
                 some.append(await throughput(app, sim, args.seconds))
-        first = {}  # equity shown -> first arrival, per page message
         by_equity = {round(-4800 + 0.1 * (50000.0 + i), 6): t for i, t in sent.items()}
         lat = []
         for arrived, equity in pages.seen:
             t = by_equity.get(round(equity, 6))
             if t is not None:
                 lat.append((arrived - t) * 1000)
-                first[equity] = min(first.get(equity, arrived), arrived)
         lat.sort()
         from_event = sorted(
             (at - handled[round(e, 6)]) * 1000 for at, e in pages.seen if round(e, 6) in handled
@@ -288,6 +308,22 @@ async def main() -> None:
         f"push latency, event handled by the engine -> page parsed, {args.pages} pages, "
         f"{len(ev)} samples: p50 {ev[len(ev) // 2]:.1f} ms  "
         f"p99 {ev[min(len(ev) - 1, int(0.99 * len(ev)))]:.1f} ms  max {ev[-1]:.1f} ms"
+    )
+    worst = sorted(lags)[-max(1, len(lags) // 100) :]  # the worst 1 %
+    print(
+        f"  the bot's event loop meanwhile: lag p99 {worst[0][0]:.1f} ms, max "
+        f"{worst[-1][0]:.1f} ms; in the worst 1 % of 10 ms sleeps it used "
+        f"{statistics.fmean(c for _, c in worst):.1f} ms of CPU on average"
+    )
+    tb = sorted(x * 1000 for x in to_build.values())
+    print(
+        f"  of which event handled -> first state built with it: p50 {tb[len(tb) // 2]:.1f} ms"
+        f"  p99 {tb[min(len(tb) - 1, int(0.99 * len(tb)))]:.1f} ms  ({len(tb)} values)"
+    )
+    wire = sorted(x * 1000 for x in pages.built)
+    print(
+        f"  of which state built -> page parsed: p50 {wire[len(wire) // 2]:.1f} ms  "
+        f"p99 {wire[min(len(wire) - 1, int(0.99 * len(wire)))]:.1f} ms"
     )
     upd = sorted(c for c, _, full in costs if not full)
     sizes = sorted(n for _, n, full in costs if not full)
