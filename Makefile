@@ -4,13 +4,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit bench soak clean
+.PHONY: demo test lint types unit bench soak clean chromium
+
+CHROMIUM := /usr/bin/chromium
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The dashboard's browser tests drive Debian's chromium (Playwright's own download does not
+# work in CI): install it from apt when missing.
+chromium:
+	@test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq chromium >/dev/null; }
+	@test -x $(CHROMIUM)
 
 demo: $(STAMP)
 	$(BIN)/python -m alertbot.demo
@@ -22,7 +31,7 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) chromium
 	$(BIN)/pytest -q -p no:cacheprovider
 
 test: lint types unit

@@ -23,6 +23,7 @@ from alertbot.core.model import Notification
 from alertbot.core.tasks import TaskFailed
 from alertbot.jobs import digest, heartbeat
 from alertbot.notifier_setup import build_notifiers
+from alertbot.notify.acks import AckBook
 from alertbot.notify.base import Notifier
 from alertbot.notify.builtin.console import ConsoleNotifier
 from alertbot.notify.delivery import Delivery
@@ -34,7 +35,12 @@ from alertbot.rules.runtime import RuleStats
 from alertbot.rules.silences import KEEP_EXPIRED, SilenceStore
 from alertbot.source.client import IndexerSource
 from alertbot.state import StateError, StateStore, StateWriteError, open_state
+from alertbot.web.actions import Controls
+from alertbot.web.auth import Auth
+from alertbot.web.board import Board, Parts
+from alertbot.web.dashboard import Dashboard
 from alertbot.web.health import health
+from alertbot.web.hub import Hub
 from alertbot.web.server import WebServer
 from alertbot.web.snapshot import ConnInfo, LatencyRecorder, Snapshot
 
@@ -90,6 +96,9 @@ class App:
         self._digest_at = self.started_at
         self._source: IndexerSource | None = None
         self.web: WebServer | None = None
+        self.acks: AckBook | None = None  # acknowledged alerts (loaded in run())
+        self.board: Board | None = None  # the dashboard's own bookkeeping (when it is on)
+        self.hub: Hub | None = None  # pages connected to the dashboard (when it is on)
         self.ready = asyncio.Event()  # set once everything started (tests, embedding programs)
         self.job_failures = 0
         self._reloading = asyncio.Lock()  # one reload at a time (SIGHUP and the file watch)
@@ -180,9 +189,12 @@ class App:
             if self.engine.restore(db.rules.load()):
                 log.info("alert state restored from %s", self.config.state_dir)
             self._plugins, self._delivery = plugins, delivery
-            web = self.web = WebServer(self.http, self.snapshot) if self.http.enabled else None
+            self.acks = AckBook(db.acks)
+            web = self.web = self._web_server(db) if self.http.enabled else None
             if web is not None:
                 await web.start()  # a port in use stops the start here, nothing running yet
+                if self.hub is not None:
+                    log.info("dashboard on %s (log in with http.token)", self.dashboard_url)
             await plugins.startup(self.config)
             await delivery.start()
             try:
@@ -197,6 +209,42 @@ class App:
                 await notifier.close()
             await plugins.shutdown()
             db.close()
+
+    def _web_server(self, db: StateStore) -> WebServer:
+        """/healthz and /metrics, plus the dashboard when it is on and has a token."""
+        token = self.http.token
+        if not self.http.dashboard or token is None:
+            if self.http.dashboard:
+                log.warning("http.dashboard needs http.token: serving /healthz and /metrics only")
+            return WebServer(self.http, self.snapshot)
+        self.board = Board(db, self.http.equity_history)
+        hub = self.hub = Hub(self._board_state)
+        auth = Auth(token.get_secret_value(), self.clock)
+        dashboard = Dashboard(auth, hub, Controls(self._parts, hub.changed))
+        return WebServer(self.http, self.snapshot, routes=dashboard.routes())
+
+    @property
+    def dashboard_url(self) -> str:
+        """Where the dashboard is served ("" when it is off or not listening yet)."""
+        if self.hub is None or self.web is None or not self.web.listening:
+            return ""
+        host = self.http.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.web.port}/"
+
+    def _parts(self) -> Parts:
+        """The running app as the dashboard reads it."""
+        assert self._state is not None, "read while running"
+        assert self.acks is not None, "read while running"
+        return Parts(
+            now=self.clock(), started_at=self.started_at, version=__version__,
+            source=self._source, engine=self.engine, state=self._state,
+            delivery=self._delivery, silences=self.silences, acks=self.acks,
+            events=self.events,
+        )  # fmt: skip
+
+    def _board_state(self, full: bool) -> dict[str, Any]:
+        assert self.board is not None, "the hub exists only with a board"
+        return self.board.build(self._parts(), full=full)
 
     def _route_console(self, notifiers: Iterable[Notifier]) -> None:
         if self.out is None:
@@ -265,6 +313,8 @@ class App:
             "source": source.tasks.failure(),
             "delivery": self._delivery.tasks.failure(),
             "state": self._watch_state(),
+            "web": self.web.tasks.failure() if self.web is not None else _forever(),
+            "dashboard": self.hub.run() if self.hub is not None else _forever(),
             "stop": self._until_stopped(),
         }
         try:
@@ -310,6 +360,7 @@ class App:
         before the next batch is taken: what the engine accepted survives a SIGKILL.
         """
         events = self.events
+        board, hub = self.board, self.hub
         async for batch in source.batches():
             if self._delivery is not None:  # held notifications fill state.buffer (a lost
                 await self._delivery.room()  # database): this batch waits, the socket too
@@ -323,11 +374,23 @@ class App:
                     if not event.data.get("catchup"):  # its `at` is when it really happened
                         self.latency.observe(max(0.0, self.clock() - event.at))
             self._commit(notes)
+            if hub is not None and board is not None:
+                board.observe(batch)
+                hub.changed()
 
     def _tick(self) -> None:
         """Let engine time pass; due notifications and changed rule state go to delivery."""
         self._sync_silences()  # `alertbot silence add` writes the same store
-        self._commit(self.engine.tick(self.clock()))
+        now = self.clock()
+        self._commit(self.engine.tick(now))
+        if self.acks is not None and self.acks.by_fingerprint:
+            self.acks.keep_only(a.fingerprint for a in self.engine.active_alerts()
+                                if a.state == "firing")  # fmt: skip
+        if self.board is not None and self.hub is not None:
+            source = self._source
+            if source is not None:
+                self.board.sample(lambda: source.normalizer.account_views(now), now)
+            self.hub.changed()  # ages and timers move on the page too
 
     def _commit(self, notes: Sequence[Notification]) -> None:
         """Notifications and the rule state that changed, in one transaction (none if neither)."""
@@ -354,6 +417,8 @@ class App:
         """Enrich once (so retries send the same text), then hand to the durable outbox."""
         assert self._plugins is not None, "deliver() is only called while running"
         assert self._delivery is not None, "deliver() is only called while running"
+        if self.acks is not None:
+            notes = self.acks.filter(notes)  # acknowledged reminders are not sent
         enriched = [self._plugins.enrich(note) for note in notes]
         self._delivery.submit_many(enriched, changes=self.engine.drain_state())
         self.notifications += len(enriched)
@@ -451,6 +516,11 @@ async def _supervised(name: str, coro: Coroutine[Any, Any, None]) -> None:
     except Exception as exc:
         raise TaskFailed(name, exc) from exc
     raise TaskFailed(name, RuntimeError("ended unexpectedly"))
+
+
+async def _forever() -> None:
+    """The stand-in for a part that is off (nothing to watch)."""
+    await asyncio.Event().wait()
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:

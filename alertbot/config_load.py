@@ -93,7 +93,7 @@ def check_text(text: str, file: str, *, env: dict[str, str] | None = None) -> Ch
     notifiers, names, notifier_problems = _notifiers(located, types, complete=not plugin_problems)
     partial = Config.model_construct(**sections, notifiers=notifiers)
     cross, warnings = _cross_checks(located, partial, rules, names)
-    deployment = _deployment(sections, env, file)
+    deployment = _deployment(sections, env, file) + _token_from_env(located)
     problems = [*located.problems, *schema, *plugin_problems, *notifier_problems, *cross]
     problems += deployment
     config = None
@@ -241,6 +241,15 @@ def _other_names(partial: Config, names: list[str]) -> list[tuple[tuple[str | in
             known = ", ".join(names) or "none"
             out.append((("jobs", "digest", "notify", j), f"no notifier named {name!r} ({known})"))
     return out
+
+
+def _token_from_env(located: Located) -> list[Problem]:
+    """http.token written in the file is refused: it would leak with every copy of the file."""
+    http = located.data.get("http") if isinstance(located.data, dict) else None
+    token = http.get("token") if isinstance(http, dict) else None
+    if token is None or token in located.secrets or located.reported(("http", "token")):
+        return []
+    return [located.problem(("http", "token"), "write the token as ${ENV}, not in the file")]
 
 
 def _deployment(sections: dict[str, Any], env: dict[str, str], file: str) -> list[Problem]:

@@ -1,8 +1,9 @@
 """`make demo`: the bundled simulator plays the demo scenario and alertbot alerts on it, live.
 
 Everything runs on loopback in one process: the simulator (a local Indexer), the bot with the
-repository's rules.yaml pointed at it, the console notifier, and a local mail sink that prints
-the mail the email notifier sends. About a minute, then it stops.
+repository's rules.yaml pointed at it, the console notifier, a local mail sink that prints
+the mail the email notifier sends, and the live dashboard (its address and a token made for
+this run are printed first). About a minute, then it stops.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import secrets
 import socket
 import sys
 import tempfile
@@ -34,7 +36,10 @@ async def demo(rules: Path, speed: float = 1.0) -> int:
     """Run the demo; returns how many notifications were sent."""
     config = load_config(rules)
     with tempfile.TemporaryDirectory(prefix="alertbot-demo-") as state, MailSink() as sink:
-        http = config.http.model_copy(update={"listen": "127.0.0.1:0"})  # any free port
+        token = secrets.token_urlsafe(18)  # this run's dashboard token, printed to log in
+        http = config.http.model_copy(
+            update={"listen": "127.0.0.1:0", "dashboard": True, "token": SecretStr(token)}
+        )  # any free port
         local = {"state_dir": state, "http": http}
         config = with_mail(config.model_copy(update=local), sink.port)
         settings = SimSettings(time_scale=speed)
@@ -45,12 +50,22 @@ async def demo(rules: Path, speed: float = 1.0) -> int:
                 config, env={"ALERTBOT_WS_URL": sim.ws_url, "ALERTBOT_REST_URL": sim.rest_url}
             )
             bot = asyncio.create_task(app.run(), name="alertbot-demo")
+            await _announce(app, bot, token)
             await sim.play()
             await asyncio.sleep(SETTLE / speed)
             app.stop()
             await bot
     print(f"\ndemo done: {app.notifications} notifications, {sink.count} mails", flush=True)
     return app.notifications
+
+
+async def _announce(app: App, bot: asyncio.Task[None], token: str) -> None:
+    """Print the dashboard's address and token once the bot listens."""
+    ready = asyncio.ensure_future(app.ready.wait())
+    await asyncio.wait({ready, bot}, return_when=asyncio.FIRST_COMPLETED)
+    ready.cancel()
+    if app.dashboard_url:
+        print(f"dashboard: {app.dashboard_url}  (log in with the token {token})\n", flush=True)
 
 
 class MailSink:

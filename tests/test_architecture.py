@@ -17,7 +17,7 @@ LEVELS: dict[str, int] = {
     "rules": 3,  # the pure engine: events and time in, notifications out
     "hookspecs": 4,  # the plugin contract notifier plugins implement
     "notify": 4,  # notifier plugins, wording, the outbox and delivery
-    "web": 5,  # health, metrics
+    "web": 5,  # health, metrics, the dashboard
     "commands": 6,  # the command layer: arguments and output of each command
 }
 TOP = 6  # composition: config, config_load, plugins, app, cli, jobs, reload, replay, watch, demo

@@ -37,3 +37,6 @@ async def test_demo_shows_the_three_headline_alerts(tmp_path, capsys):
     mails = [line for line in out.splitlines() if line.startswith("+++ mail to trader@localhost:")]
     assert mails  # the email notifier reached the local mail sink (bursts are batched)
     assert f"{len(mails)} mails" in out.splitlines()[-1]
+    dashboard = [line for line in out.splitlines() if line.startswith("dashboard: http://")]
+    assert len(dashboard) == 1  # its address and the run's token, printed before the timeline
+    assert "log in with the token " in dashboard[0]

@@ -498,6 +498,12 @@ class Delivery:
 
     # -- observability -------------------------------------------------------------------------
 
+    def wake(self, notifier: str) -> None:
+        """Look at a notifier's queue now (a dead letter was put back, e.g. from the dashboard)."""
+        lane = self.lanes.get(notifier)
+        if lane is not None:
+            lane.wake.set()
+
     def status(self) -> dict[str, Any]:
         """Counters and queue depth per notifier, for health pages and metrics."""
         now = self._clock()

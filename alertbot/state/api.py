@@ -77,6 +77,26 @@ class SilenceRecord:
     created_by: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class AckRecord:
+    """A firing alert someone acknowledged: its repeats stop until it resolves or escalates."""
+
+    fingerprint: str
+    rule: str
+    severity: str  # the severity acknowledged (another severity ends the ack)
+    at: float
+    by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One point of a stored series (the dashboard's equity history)."""
+
+    series: str
+    at: float
+    value: float
+
+
 class Outbox(Protocol):
     """The durable delivery queue: one row per (notification, notifier)."""
 
@@ -210,6 +230,38 @@ class SharedRateLimits(Protocol):
         ...
 
 
+class Acks(Protocol):
+    """Acknowledged alerts, by fingerprint (one ack per alert identity)."""
+
+    def all(self) -> list[AckRecord]:
+        """Every stored ack."""
+        ...
+
+    def put(self, ack: AckRecord) -> None:
+        """Insert or replace the ack of one identity."""
+        ...
+
+    def drop(self, fingerprint: str) -> bool:
+        """Forget the ack of one identity; True when there was one."""
+        ...
+
+
+class Samples(Protocol):
+    """Downsampled numeric series with bounded retention (the caller decides both)."""
+
+    def add(self, samples: Sequence[Sample]) -> None:
+        """Append points (a point at the same series and time replaces the older)."""
+        ...
+
+    def since(self, after: float) -> list[Sample]:
+        """Every point at or after `after`, by series then time."""
+        ...
+
+    def purge(self, before: float) -> int:
+        """Forget points older than `before`."""
+        ...
+
+
 class StateStore(Protocol):
     """Everything alertbot persists, with one transaction spanning the parts."""
 
@@ -246,6 +298,16 @@ class StateStore(Protocol):
     @property
     def rate_limits(self) -> SharedRateLimits | None:
         """Rate limits shared between processes; None when one process owns the store."""
+        ...
+
+    @property
+    def acks(self) -> Acks:
+        """Acknowledged alerts."""
+        ...
+
+    @property
+    def samples(self) -> Samples:
+        """Stored series (equity history)."""
         ...
 
     def transaction(self) -> AbstractContextManager[None]:

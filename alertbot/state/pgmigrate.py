@@ -26,6 +26,8 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cursors", ("name", "value", "updated_at")),
     ("alert_history", ("id", "at", "rule", "fingerprint", "state", "severity", "labels",
                        "starts_at")),
+    ("acks", ("fingerprint", "rule", "severity", "at", "by")),
+    ("samples", ("series", "at", "value")),
 )  # fmt: skip
 BOOLEANS = {"solo", "fallback"}
 SERIALS = ("outbox", "alert_history")  # their id sequences continue after the copied ids

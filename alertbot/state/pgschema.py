@@ -4,6 +4,7 @@ Version 1: the tables of SQLite's version 3 (outbox, rule_state, silences, count
 alert_history, meta), plus what sharing needs: an outbox claim per row (`claimed_by`,
 `claimed_until`, so several replicas deliver from one outbox) and `rate_buckets` (one token
 bucket per notifier shared by every replica). The version lives in `meta` (`schema_version`).
+Version 2: acks and samples (SQLite's version 4: acknowledged alerts, the dashboard's equity).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import psycopg
 
 from alertbot.state.pgdb import PgSchema
 
-PG_SCHEMA_VERSION = 1
+PG_SCHEMA_VERSION = 2
 
 V1 = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -92,5 +93,28 @@ def _v1(conn: psycopg.Connection[Any]) -> None:
     script(conn, V1)
 
 
-PG_SCHEMA = PgSchema((_v1,))
+V2 = """
+CREATE TABLE acks (
+    fingerprint TEXT PRIMARY KEY,
+    rule TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    at DOUBLE PRECISION NOT NULL,
+    by TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE samples (
+    series TEXT NOT NULL,
+    at DOUBLE PRECISION NOT NULL,
+    value DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (series, at)
+);
+CREATE INDEX samples_at ON samples (at)
+"""
+
+
+def _v2(conn: psycopg.Connection[Any]) -> None:
+    """Two new, empty tables: nothing older to convert."""
+    script(conn, V2)
+
+
+PG_SCHEMA = PgSchema((_v1, _v2))
 assert PG_SCHEMA.version == PG_SCHEMA_VERSION

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from alertbot.core.model import AlertChange
-from alertbot.state.api import RuleStateChange, SilenceRecord, StateChanges
+from alertbot.state.api import AckRecord, RuleStateChange, Sample, SilenceRecord, StateChanges
 from alertbot.state.config import StateConfig
 from alertbot.state.db import StateError
 from alertbot.state.pgdb import PgDB
@@ -175,6 +175,57 @@ class PgHistory:
         return self.db.execute("DELETE FROM alert_history WHERE at < %s", (before,))
 
 
+class PgAcks:
+    """acks: one row per acknowledged alert identity."""
+
+    def __init__(self, db: PgDB) -> None:
+        self.db = db
+
+    def all(self) -> list[AckRecord]:
+        """Every stored ack, oldest first."""
+        raw = self.db.query("SELECT fingerprint, rule, severity, at, by FROM acks ORDER BY at")
+        return [AckRecord(str(f), str(r), str(s), float(a), str(b)) for f, r, s, a, b in raw]
+
+    def put(self, ack: AckRecord) -> None:
+        """Insert or replace the ack of one identity."""
+        self.db.execute(
+            "INSERT INTO acks (fingerprint, rule, severity, at, by) VALUES (%s, %s, %s, %s, %s) "
+            "ON CONFLICT (fingerprint) DO UPDATE SET rule = excluded.rule, "
+            "severity = excluded.severity, at = excluded.at, by = excluded.by",
+            (ack.fingerprint, ack.rule, ack.severity, ack.at, ack.by),
+        )
+
+    def drop(self, fingerprint: str) -> bool:
+        """Forget the ack of one identity; True when there was one."""
+        return bool(self.db.execute("DELETE FROM acks WHERE fingerprint = %s", (fingerprint,)))
+
+
+class PgSamples:
+    """samples: (series, at) -> value, pruned by age."""
+
+    def __init__(self, db: PgDB) -> None:
+        self.db = db
+
+    def add(self, samples: Sequence[Sample]) -> None:
+        """Append points (the same series and time replaces the older)."""
+        self.db.executemany(
+            "INSERT INTO samples (series, at, value) VALUES (%s, %s, %s) "
+            "ON CONFLICT (series, at) DO UPDATE SET value = excluded.value",
+            [(p.series, p.at, p.value) for p in samples],
+        )
+
+    def since(self, after: float) -> list[Sample]:
+        """Every point at or after `after`, by series then time."""
+        raw = self.db.query(
+            "SELECT series, at, value FROM samples WHERE at >= %s ORDER BY series, at", (after,)
+        )
+        return [Sample(str(s), float(a), float(v)) for s, a, v in raw]
+
+    def purge(self, before: float) -> int:
+        """Forget points older than `before`."""
+        return self.db.execute("DELETE FROM samples WHERE at < %s", (before,))
+
+
 class PgRateLimits:
     """One token bucket per notifier in `rate_buckets`, spent under a row lock by any replica."""
 
@@ -221,6 +272,8 @@ class PgStore:
         self.cursors = PgCursors(db)
         self.history = PgHistory(db)
         self.rate_limits = PgRateLimits(db)
+        self.acks = PgAcks(db)
+        self.samples = PgSamples(db)
 
     @classmethod
     def open(cls, config: StateConfig, *, create: bool = True) -> PgStore:

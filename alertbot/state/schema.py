@@ -4,6 +4,7 @@ Version 1 (alertbot <= 0.x): outbox + alert_state (the engine's state as one JSO
 Version 2: per-identity rule_state, silences (were state_dir/silences.json), cursors, alert
 history, and a counters table (the silences version other processes bump).
 Version 3: a meta table holding the database's identity (see identity.py).
+Version 4: acks (acknowledged firing alerts) and samples (the dashboard's equity history).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from alertbot.state.db import After, Schema, StateDB, StateError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SILENCES_FILE = "silences.json"  # imported into the silences table by the v2 migration
 IMPORTED_SUFFIX = ".imported"
 
@@ -185,5 +186,29 @@ def _v3(db: StateDB) -> After:
     return None
 
 
-SCHEMA = Schema((_v1, _v2, _v3))
+V4 = """
+CREATE TABLE acks (
+    fingerprint TEXT PRIMARY KEY,
+    rule TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    at REAL NOT NULL,
+    by TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE samples (
+    series TEXT NOT NULL,
+    at REAL NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (series, at)
+) WITHOUT ROWID;
+CREATE INDEX samples_at ON samples (at);
+"""
+
+
+def _v4(db: StateDB) -> After:
+    """Two new, empty tables: nothing older to convert."""
+    db.script(V4)
+    return None
+
+
+SCHEMA = Schema((_v1, _v2, _v3, _v4))
 assert SCHEMA.version == SCHEMA_VERSION

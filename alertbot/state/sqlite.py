@@ -10,7 +10,14 @@ from typing import Any, Literal
 
 from alertbot.core.model import AlertChange
 from alertbot.state import identity as ids
-from alertbot.state.api import RuleStateChange, SharedRateLimits, SilenceRecord, StateChanges
+from alertbot.state.api import (
+    AckRecord,
+    RuleStateChange,
+    Sample,
+    SharedRateLimits,
+    SilenceRecord,
+    StateChanges,
+)
 from alertbot.state.db import DB_FILE, StateDB, StateError
 from alertbot.state.outbox import SqliteOutbox
 from alertbot.state.schema import SCHEMA
@@ -173,6 +180,63 @@ class SqliteHistory:
         return int(cur.rowcount)
 
 
+class SqliteAcks:
+    """acks: one row per acknowledged alert identity."""
+
+    def __init__(self, db: StateDB) -> None:
+        self.db = db
+
+    def all(self) -> list[AckRecord]:
+        """Every stored ack, oldest first."""
+        raw = self.db.query("SELECT fingerprint, rule, severity, at, by FROM acks ORDER BY at")
+        return [AckRecord(str(f), str(r), str(s), float(a), str(b)) for f, r, s, a, b in raw]
+
+    def put(self, ack: AckRecord) -> None:
+        """Insert or replace the ack of one identity."""
+        with self.db.transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO acks (fingerprint, rule, severity, at, by) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (ack.fingerprint, ack.rule, ack.severity, ack.at, ack.by),
+            )
+
+    def drop(self, fingerprint: str) -> bool:
+        """Forget the ack of one identity; True when there was one."""
+        with self.db.transaction():
+            cur = self.db.execute("DELETE FROM acks WHERE fingerprint = ?", (fingerprint,))
+        return bool(cur.rowcount)
+
+
+class SqliteSamples:
+    """samples: (series, at) -> value, pruned by age."""
+
+    def __init__(self, db: StateDB) -> None:
+        self.db = db
+
+    def add(self, samples: Sequence[Sample]) -> None:
+        """Append points (the same series and time replaces the older)."""
+        if not samples:
+            return
+        with self.db.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO samples (series, at, value) VALUES (?, ?, ?)",
+                [(p.series, p.at, p.value) for p in samples],
+            )
+
+    def since(self, after: float) -> list[Sample]:
+        """Every point at or after `after`, by series then time."""
+        raw = self.db.query(
+            "SELECT series, at, value FROM samples WHERE at >= ? ORDER BY series, at", (after,)
+        )
+        return [Sample(str(s), float(a), float(v)) for s, a, v in raw]
+
+    def purge(self, before: float) -> int:
+        """Forget points older than `before`."""
+        with self.db.transaction():
+            cur = self.db.execute("DELETE FROM samples WHERE at < ?", (before,))
+        return int(cur.rowcount)
+
+
 class SqliteStore:
     """The `StateStore` of one state_dir: every part shares one connection and transaction."""
 
@@ -187,6 +251,8 @@ class SqliteStore:
         self.cursors = SqliteCursors(db)
         self.history = SqliteHistory(db)
         self.rate_limits: SharedRateLimits | None = None  # one process: delivery's own buckets
+        self.acks = SqliteAcks(db)
+        self.samples = SqliteSamples(db)
 
     @classmethod
     def open(

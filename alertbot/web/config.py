@@ -1,14 +1,15 @@
-"""The `http:` section of rules.yaml: where /healthz and /metrics listen, when health fails."""
+"""The `http:` section of rules.yaml: where /healthz, /metrics and the dashboard listen."""
 
 from __future__ import annotations
 
 import ipaddress
 
-from pydantic import field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from alertbot.core.durations import Duration
 from alertbot.core.strict import Strict
 
+MIN_TOKEN = 16  # characters of http.token: guessing must be hopeless
 _LISTEN_HINT = "write host:port, e.g. 127.0.0.1:8080, 0.0.0.0:8080 or [::1]:8080"
 
 
@@ -44,12 +45,41 @@ def _check_port(port_text: str, value: str) -> int:
     return int(port_text)
 
 
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost: only this machine can connect."""
+    return host == "localhost" or ipaddress.ip_address(host).is_loopback
+
+
 class HttpConfig(Strict):
     """The health and metrics endpoint: on by default, loopback only unless told otherwise."""
 
     enabled: bool = True
     listen: str = "127.0.0.1:8080"  # host:port; port 0 picks a free port (tests)
     unhealthy_after: Duration = 120.0  # a connection down/silent or the outbox stuck this long
+    dashboard: bool = False  # the live page at / (needs `token`)
+    token: SecretStr | None = None  # the dashboard's token: `${ENV}` only (config_load checks)
+    max_clients: int = Field(64, ge=1, le=10_000)  # connections at once (pages + probes)
+    timeout: Duration = 10.0  # a request head or an idle keep-alive connection, at most
+    equity_history: Duration = 6 * 3600.0  # how far back the equity chart (and its store) goes
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_TOKEN:
+            raise ValueError(
+                f"http.token must be at least {MIN_TOKEN} characters "
+                "(e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(24))'`)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _token_off_loopback(self) -> HttpConfig:
+        if self.dashboard and self.token is None and not is_loopback(self.host):
+            raise ValueError(
+                f"http.dashboard on {self.listen} (not loopback) needs http.token: set "
+                "token: ${ALERTBOT_HTTP_TOKEN}, or listen on 127.0.0.1"
+            )
+        return self
 
     @field_validator("listen")
     @classmethod

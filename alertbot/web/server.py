@@ -1,97 +1,90 @@
-"""A deliberately small HTTP/1.1 server for /healthz and /metrics on asyncio streams.
+"""The web endpoint: Starlette on uvicorn, served inside alertbot's own event loop.
 
-One request per connection (`Connection: close`), a request head of at most `max_request`
-bytes, one deadline for the whole exchange and a cap on concurrent clients: a slow or hostile
-client costs one task for `timeout` seconds at most, and never blocks the others. Request bodies
-are never read, so they can never be logged.
+uvicorn runs as a supervised task (`tasks.failure()` joins `alertbot run`'s TaskGroup) with no
+signal handlers of its own: the app owns SIGINT/SIGTERM and stops it in order. Limits, so a slow
+or hostile client costs little and never blocks the others: `max_clients` connections at once
+(503 beyond), a deadline for each request head and for idle keep-alive (`timeout`), a cap on the
+request head size and on WebSocket messages. Request bodies of /healthz and /metrics are never
+read, so they can never be logged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
-from http import HTTPStatus
+import socket
+from collections.abc import Callable, Generator, Sequence
 from types import TracebackType
 
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
 from alertbot.core.errors import AlertbotError
+from alertbot.core.tasks import Tasks
 from alertbot.web.config import HttpConfig
+from alertbot.web.guard import guarded
 from alertbot.web.health import health
 from alertbot.web.metrics import CONTENT_TYPE, render_metrics
 from alertbot.web.snapshot import Snapshot
 
 log = logging.getLogger("alertbot.web")
-ALLOWED = ("GET", "HEAD")
-TEXT = "text/plain; charset=utf-8"
+MAX_REQUEST = 16 * 1024  # bytes of a request head (h11 answers 400 beyond)
+MAX_WS_MESSAGE = 16 * 1024  # bytes of one WebSocket message from a browser
+GRACE = 1.0  # seconds open requests get at stop before they are cancelled
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 class WebServerError(AlertbotError):
     """The endpoint cannot listen where configured, so `alertbot run` refuses to start."""
 
 
-@dataclass(frozen=True, slots=True)
-class Response:
-    """What one request gets back."""
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers (the app owns them), telling when it listens."""
 
-    status: int
-    content_type: str
-    body: bytes
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.listening = asyncio.Event()
 
-    def encode(self, head_only: bool = False) -> bytes:
-        """The bytes on the wire; HEAD gets the same headers and no body."""
-        headers = [
-            f"HTTP/1.1 {self.status} {HTTPStatus(self.status).phrase}",
-            f"Content-Type: {self.content_type}",
-            f"Content-Length: {len(self.body)}",
-            "Cache-Control: no-store",
-            "Connection: close",
-        ]
-        if self.status == HTTPStatus.METHOD_NOT_ALLOWED:
-            headers.append(f"Allow: {', '.join(ALLOWED)}")
-        head = ("\r\n".join(headers) + "\r\n\r\n").encode("latin-1")
-        return head if head_only else head + self.body
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
 
-
-def text(status: int, message: str) -> Response:
-    """A short plain-text response (errors)."""
-    return Response(status, TEXT, f"{message}\n".encode())
-
-
-def parse_request_line(head: bytes) -> tuple[str, str] | None:
-    """(method, path without query) from a request head, or None when it is not HTTP/1.x."""
-    line = head.split(b"\r\n", 1)[0].decode("latin-1")
-    parts = line.split(" ")
-    if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not parts[1].startswith("/"):
-        return None
-    return parts[0], parts[1].split("?", 1)[0]
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.listening.set()
 
 
 class WebServer:
-    """Serves /healthz and /metrics from a snapshot function called once per request."""
+    """/healthz and /metrics, plus the routes given (the dashboard), on one port."""
 
     def __init__(
         self,
         config: HttpConfig,
         snapshot: Callable[[], Snapshot],
         *,
-        timeout: float = 5.0,
-        max_request: int = 8192,
-        max_clients: int = 32,
+        timeout: float | None = None,
+        max_clients: int | None = None,
+        max_request: int = MAX_REQUEST,
+        routes: Sequence[BaseRoute] = (),
     ) -> None:
         self.config = config
         self._snapshot = snapshot
-        self.timeout = timeout  # seconds for a client to send its request and read the answer
-        self.max_request = max_request  # bytes of request line and headers
-        self.max_clients = max_clients  # concurrent connections; more are dropped at once
-        self._server: asyncio.Server | None = None
-        self._clients: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
-        self._refused = 0  # clients dropped over max_clients (the first one is logged)
-        self._routes: dict[str, Callable[[Snapshot], Response]] = {
-            "/healthz": self._health,
-            "/metrics": self._metrics,
-        }
+        self.timeout = config.timeout if timeout is None else timeout
+        self.max_clients = config.max_clients if max_clients is None else max_clients
+        self.max_request = max_request
+        self.routes = [
+            Route("/healthz", self._health, methods=["GET", "HEAD"]),
+            Route("/metrics", self._metrics, methods=["GET", "HEAD"]),
+            *routes,
+        ]
+        self.tasks = Tasks()  # the uvicorn task: `alertbot run` supervises it
+        self._server: _Server | None = None
+        self._sock: socket.socket | None = None
 
     @property
     def listening(self) -> bool:
@@ -101,38 +94,87 @@ class WebServer:
     @property
     def port(self) -> int:
         """The bound port (the one the OS chose when `listen` says port 0)."""
-        if self._server is None:
+        if self._sock is None or self._server is None:
             raise RuntimeError("the web server is not listening")
-        port: int = self._server.sockets[0].getsockname()[1]
+        port: int = self._sock.getsockname()[1]
         return port
+
+    @property
+    def clients(self) -> int:
+        """Connections open now (HTTP and WebSocket)."""
+        return len(self._server.server_state.connections) if self._server is not None else 0
 
     async def start(self) -> None:
         """Bind and listen (no-op when disabled); raise WebServerError naming host:port."""
         if not self.config.enabled or self._server is not None:
             return
+        self._sock = sock = self._bind()
+        quiet = logging.getLogger("uvicorn.error")
+        if quiet.level == logging.NOTSET:  # "Started server process", "Press CTRL+C": not ours
+            quiet.setLevel(logging.WARNING)
+        server = _Server(self._uvicorn_config())
+        task = self.tasks.spawn(server.serve(sockets=[sock]), name="alertbot-web")
+        listening = asyncio.ensure_future(server.listening.wait())
+        await asyncio.wait({task, listening}, return_when=asyncio.FIRST_COMPLETED)
+        listening.cancel()
+        if not server.listening.is_set():
+            sock.close()
+            raise WebServerError(f"http.listen: cannot serve on {self.config.listen}")
+        self._server = server
+        log.info(
+            "health and metrics on http://%s:%d/healthz and /metrics",
+            self.config.host,
+            self.port,
+        )
+
+    def _bind(self) -> socket.socket:
         host, port = self.config.host, self.config.port
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
         try:
-            self._server = await asyncio.start_server(
-                self._client, host, port, limit=self.max_request
-            )
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.listen(128)
+            sock.setblocking(False)
         except OSError as exc:
+            sock.close()
             reason = exc.strerror or str(exc)
             raise WebServerError(
                 f"http.listen: cannot listen on {host}:{port}: {reason} "
                 "(another process on that port? change http.listen or set http.enabled: false)"
             ) from exc
-        log.info("health and metrics on http://%s:%d/healthz and /metrics", host, self.port)
+        return sock
+
+    def _uvicorn_config(self) -> uvicorn.Config:
+        app = Starlette(routes=self.routes)
+        return uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,  # a URL or header could carry what should not be logged
+            lifespan="off",
+            http=guarded(self.timeout),
+            ws="websockets-sansio",
+            ws_max_size=MAX_WS_MESSAGE,
+            ws_per_message_deflate=False,  # CPU per message on the engine's loop: not worth it
+            limit_concurrency=self.max_clients + 1,  # uvicorn counts the asking one too
+            timeout_keep_alive=max(1, round(self.timeout)),
+            timeout_graceful_shutdown=round(GRACE),
+            h11_max_incomplete_event_size=self.max_request,
+            server_header=False,
+            proxy_headers=False,
+        )
 
     async def stop(self) -> None:
-        """Stop listening and drop clients still connected (each holds a few bytes at most)."""
+        """Stop listening and close every connection (pages get a WebSocket close)."""
         server, self._server = self._server, None
         if server is None:
             return
-        server.close()
-        for writer in self._clients.values():
-            writer.transport.abort()  # their reads see EOF and writes fail: each task ends
-        await asyncio.gather(*self._clients, return_exceptions=True)
-        await server.wait_closed()
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.gather(*self.tasks.running), GRACE * 5)
+        await self.tasks.cancel()
+        if self._sock is not None:
+            self._sock.close()
 
     async def __aenter__(self) -> WebServer:
         await self.start()
@@ -146,64 +188,27 @@ class WebServer:
     ) -> None:
         await self.stop()
 
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """One connection: read the head, answer, close; abort on timeout or error."""
-        task = asyncio.current_task()
-        assert task is not None, "asyncio runs stream callbacks in tasks"
-        self._clients[task] = writer
+    def _take(self, path: str) -> Snapshot | Response:
         try:
-            if len(self._clients) > self.max_clients:
-                self._refused += 1
-                level = logging.WARNING if self._refused == 1 else logging.DEBUG  # no log flood
-                log.log(level, "more than %d clients at once; dropping", self.max_clients)
-                return
-            async with asyncio.timeout(self.timeout):
-                answer = await self._exchange(reader)
-                if answer is not None:
-                    writer.write(answer)
-                    await writer.drain()
-                writer.close()
-                await writer.wait_closed()
-        except TimeoutError:
-            log.debug("client too slow (over %.1fs); dropped", self.timeout)
-        except OSError as exc:  # ConnectionResetError, BrokenPipeError, ...
-            log.debug("client connection failed: %s", exc)
-        finally:
-            writer.transport.abort()  # a no-op after a clean close
-            del self._clients[task]
-
-    async def _exchange(self, reader: asyncio.StreamReader) -> bytes | None:
-        """The answer to the request on `reader`; None when the client left without asking."""
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.LimitOverrunError:
-            return text(431, "request head too large").encode()
-        except asyncio.IncompleteReadError:
-            return None
-        request = parse_request_line(head)
-        if request is None:
-            return text(400, "bad request").encode()
-        method, path = request
-        response = self._route(method, path)
-        log.debug("%s %s -> %d", method, path, response.status)
-        return response.encode(head_only=method == "HEAD")
-
-    def _route(self, method: str, path: str) -> Response:
-        """404 for unknown paths, 405 for methods other than GET and HEAD, 500 if the app fails."""
-        handler = self._routes.get(path)
-        if handler is None:
-            return text(404, "not found: try /healthz or /metrics")
-        if method not in ALLOWED:
-            return text(405, "method not allowed")
-        try:
-            return handler(self._snapshot())
+            return self._snapshot()
         except Exception:
             log.exception("cannot answer %s", path)
             return text(500, "internal error (see the alertbot log)")
 
-    def _health(self, snapshot: Snapshot) -> Response:
-        status, body = health(snapshot, self.config.unhealthy_after)
-        return Response(status, "application/json", json.dumps(body).encode() + b"\n")
+    async def _health(self, request: Request) -> Response:
+        snap = self._take("/healthz")
+        if isinstance(snap, Response):
+            return snap
+        status, body = health(snap, self.config.unhealthy_after)
+        return Response(json.dumps(body).encode() + b"\n", status, NO_STORE, "application/json")
 
-    def _metrics(self, snapshot: Snapshot) -> Response:
-        return Response(200, CONTENT_TYPE, render_metrics(snapshot))
+    async def _metrics(self, request: Request) -> Response:
+        snap = self._take("/metrics")
+        if isinstance(snap, Response):
+            return snap
+        return Response(render_metrics(snap), 200, NO_STORE, CONTENT_TYPE)
+
+
+def text(status: int, message: str) -> Response:
+    """A short plain-text response (errors)."""
+    return PlainTextResponse(f"{message}\n", status, NO_STORE)

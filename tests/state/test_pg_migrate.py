@@ -8,6 +8,7 @@ import psycopg
 
 from alertbot.cli import main
 from alertbot.state import open_state
+from alertbot.state.api import AckRecord, Sample
 from tests.apphelpers import running, until, write_config
 from tests.delivery.fakes import note
 from tests.test_cli import ACC
@@ -29,6 +30,10 @@ async def test_migration_keeps_the_pending_outbox_and_firing_alerts(
     async with running(sqlite_rules) as run:
         await until(lambda: sink.requests, "a first (failing) delivery attempt")
         assert run.app.engine.active_alerts()  # account-seen is firing
+        state = run.app._state
+        assert state is not None
+        state.acks.put(AckRecord("fp-acked", "account-seen", "info", 5.0, "dashboard"))
+        state.samples.add([Sample("equity:a/0", 5.0, 1000.0)])
     assert main(["state", "migrate", "--to", "postgresql", "--dsn", pg_dsn, "-c",
                  str(sqlite_rules)]) == 0  # fmt: skip
     out = capsys.readouterr().out
@@ -37,6 +42,12 @@ async def test_migration_keeps_the_pending_outbox_and_firing_alerts(
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT status, title FROM outbox").fetchall() == [
             ("pending", "Watching")
+        ]
+        assert conn.execute("SELECT fingerprint, by FROM acks").fetchall() == [
+            ("fp-acked", "dashboard")
+        ]
+        assert conn.execute("SELECT series, value FROM samples").fetchall() == [
+            ("equity:a/0", 1000.0)
         ]
 
     sink.default, sink.requests = (200, {}, b"ok"), []

@@ -7,21 +7,10 @@ import pytest
 
 from alertbot.core.model import AlertChange
 from alertbot.rules import SilenceStore
-from alertbot.state import open_state
 from alertbot.state.api import RuleStateChange, StateChanges
 from alertbot.state.sqlite import SqliteStore
 from tests.delivery.fakes import note
-from tests.pg import pg_config
 from tests.rules.helpers import ADDR, engine, ev, run
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def opener(request, tmp_path):
-    """Opens a store of one backend, again and again on the same place (a test's reopen)."""
-    if request.param == "sqlite":
-        return lambda: open_state(tmp_path)
-    config = pg_config(request.getfixturevalue("pg_dsn"))
-    return lambda: open_state(tmp_path, config=config)
 
 
 def test_cursors_round_trip_across_reopen(opener):

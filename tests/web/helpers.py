@@ -84,8 +84,11 @@ async def request(port: int, raw: bytes) -> Reply:
 
 
 async def get(port: int, path: str, method: str = "GET") -> Reply:
-    """A well-formed request as curl would send it."""
-    raw = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: test\r\n\r\n"
+    """A well-formed request as curl would send it (one per connection: the answer ends it)."""
+    raw = (
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: test\r\n"
+        "Connection: close\r\n\r\n"
+    )
     return await request(port, raw.encode())
 
 
