@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit bench soak clean chromium
+.PHONY: demo test lint types unit bench soak clean chromium screenshots
 
 CHROMIUM := /usr/bin/chromium
 
@@ -35,6 +35,10 @@ unit: $(STAMP) chromium
 	$(BIN)/pytest -q -p no:cacheprovider
 
 test: lint types unit
+
+# The browser tests leave their screenshots in build/screenshots; docs/dashboard.md shows these.
+screenshots:
+	cp build/screenshots/login.png build/screenshots/dashboard.png docs/img/
 
 # Issue 11's benchmarks in one go (about 10 minutes); docs/performance.md has each command alone.
 bench: $(STAMP)

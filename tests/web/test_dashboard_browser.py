@@ -2,12 +2,13 @@
 
 One browser for the module; each test gets a fresh simulator, webhook sink, bot and page.
 Waits are Playwright's bounded `expect` (2 s where the issue asks for 2 s) or conditions on the
-sink; nothing sleeps. Screenshots go to docs/img/ (docs/dashboard.md shows them).
+sink; nothing sleeps. Screenshots go to build/screenshots/ (`make screenshots`: docs/img).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,7 +27,10 @@ from tests.test_cli import ACC
 from tests.web.browser import ARGS, CHROMIUM, TOKEN, bot, free_port, write
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+# Screenshots are test artifacts (build/ is ignored by git); `make screenshots` copies the
+# last run's into docs/img for docs/dashboard.md.
+IMG = Path(os.environ.get("ALERTBOT_ARTIFACTS") or Path(__file__).resolve().parents[2] / "build")
+IMG = IMG / "screenshots"
 SOON = 2000  # ms: what the issue asks of equity, alerts and resolves
 LOW = """  - name: equity-low
     on: account
@@ -114,6 +118,7 @@ async def test_the_token_is_required_for_page_push_and_actions(tmp_path, sim, si
 
         await login(page, base, "wrong-token")
         await expect(page.locator(".error")).to_have_text("Wrong token.")
+        IMG.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(IMG / "login.png"))
         await login(page, base)
         await expect(page.locator("#live")).to_have_text("live", timeout=SOON)
@@ -144,6 +149,7 @@ async def test_equity_follows_the_price_and_an_alert_fires_and_resolves(tmp_path
         await expect(equity).to_have_text("$900.00", timeout=SOON)
         firing = page.locator('#alerts-active tr[data-rule="equity-low"][data-state="firing"]')
         await expect(firing).to_have_count(1, timeout=SOON)
+        IMG.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(IMG / "dashboard.png"), full_page=True)
         sim.set_price("BTC-USD", 60000)  # back to 1200: resolved
         await expect(firing).to_have_count(0, timeout=SOON)
