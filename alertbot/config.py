@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, model_validator
 
+from alertbot.cluster.config import ClusterConfig
 from alertbot.core.paths import DEFAULT_STATE_DIR
 from alertbot.core.strict import Strict
 from alertbot.jobs import JobsConfig
@@ -46,3 +47,10 @@ class Config(Strict):
     plugins_dir: str = "plugins"  # local one-file plugins; relative to this file's folder
     http: HttpConfig = HttpConfig()  # health and metrics endpoint
     jobs: JobsConfig = JobsConfig()  # digest, heartbeat, pruning
+    cluster: ClusterConfig | None = None  # replicas sharing the subaccounts (docs/scaling.md)
+
+    @model_validator(mode="after")
+    def _cluster_store(self) -> Config:
+        if self.cluster is not None and not self.cluster.dsn_text:
+            raise ValueError("cluster needs a PostgreSQL dsn for its leases (cluster.dsn)")
+        return self

@@ -109,6 +109,8 @@ def _all_secrets(config: Config, located: Located) -> set[str]:
     found = set(located.secrets)
     for settings in config.notifiers.values():
         found.update(secret_values(settings))
+    if config.cluster is not None and config.cluster.dsn_text:
+        found.add(config.cluster.dsn_text)
     return found
 
 

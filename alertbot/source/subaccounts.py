@@ -188,6 +188,32 @@ class Subaccounts:
             found = None
         return found if found is not None else self._last_block()
 
+    def forget(self, address: str, number: int, *, parent: bool) -> None:
+        """Drop what is known of a subaccount (a parent: with its children): another owner now.
+
+        Fill and transfer ids stay remembered: seen once, never told again by this replica.
+        """
+        keys = {(address, number)}
+        if parent:
+            keys |= {(address, n) for n in self.accounts.families.pop((address, number), ())}
+            self._parents_seen.discard((address, number))
+        for key in keys:
+            acct = self.accounts.by_key.pop(key, None)
+            if acct is None:
+                continue
+            for ticker in acct.positions:
+                holders = self.accounts.holders.get(ticker)
+                if holders is not None:
+                    holders.discard(key)
+                    if not holders:
+                        del self.accounts.holders[ticker]
+        by_id = self.orders.by_id
+        for order_id, order in list(by_id.items()):
+            if (order.fields.get("address"), order.fields.get("subaccount")) in keys:
+                del by_id[order_id]
+        for market_key in [k for k in self.orders.protective if (k[0], k[1]) in keys]:
+            del self.orders.protective[market_key]
+
     # --- updates ---------------------------------------------------------------------------
 
     def update(
