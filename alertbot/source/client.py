@@ -88,6 +88,7 @@ class IndexerSource:
         watch (`watch`, `unwatch`); `keep(address, number)` says whether it owns one now."""
         self.config = config
         self.dynamic = keep is not None
+        self._keep = keep
         self._watching: set[str] = set()  # subscription keys of the subaccounts watched now
         self.ws_url, self.rest_url = config.urls(env)
         self.clock = clock
@@ -209,6 +210,8 @@ class IndexerSource:
             yield await self.buffer.take()
 
     async def _emit(self, events: list[Event]) -> None:
+        if self._keep is not None:  # a REST round that ran while its subaccount was given up
+            events = [e for e in events if self._owned(e)]
         if self.buffer.put(events):
             await self.buffer.room()
 
@@ -281,6 +284,14 @@ class IndexerSource:
             if ws is not None:
                 self._spawn(_quietly(ws.send(sub.unsubscribe_message().decode())), "unsubscribe")
             self._forget(sub)
+
+    def _owned(self, event: Event) -> bool:
+        """Not an account's event, or one of an account this replica owns now."""
+        assert self._keep is not None
+        address, number = event.data.get("address"), event.data.get("subaccount")
+        if not isinstance(address, str) or not isinstance(number, int):
+            return True
+        return self._keep(address, number)
 
     def _forget(self, sub: Subscription) -> None:
         assert sub.id is not None
