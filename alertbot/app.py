@@ -37,7 +37,7 @@ from alertbot.rules.engine import Engine
 from alertbot.rules.runtime import RuleStats
 from alertbot.rules.silences import KEEP_EXPIRED, SilenceStore
 from alertbot.source.client import IndexerSource
-from alertbot.state import StateError, StateStore, open_state
+from alertbot.state import StateError, StateStore, StateWriteError, open_state
 from alertbot.web.health import health
 from alertbot.web.server import WebServer
 from alertbot.web.snapshot import ConnInfo, LatencyRecorder, Snapshot
@@ -177,9 +177,11 @@ class App:
             self.config.state_dir,
             synchronous=self.config.delivery.synchronous,
             reset=self.reset_state,
+            config=self.config.state,
         )
         try:
-            delivery = Delivery(db, notifiers, self.config.delivery, clock=self.clock)
+            hold = self.config.state.buffer
+            delivery = Delivery(db, notifiers, self.config.delivery, clock=self.clock, hold=hold)
             self._sync_silences()
             if self.engine.restore(db.rules.load()):
                 log.info("alert state restored from %s", self.config.state_dir)
@@ -255,7 +257,7 @@ class App:
         accounts = AccountShards(
             cluster.shards, [r.id for r in cfg.subaccounts], [r.id for r in cfg.parent_subaccounts]
         )
-        store = LeaseStore(cluster.dsn_text)
+        store = LeaseStore(self.config.state.dsn_text)
         coordinator = self.coordinator = Coordinator(
             cluster, store, self._shards_changed, clock=self.clock
         )
@@ -289,7 +291,10 @@ class App:
             source.connections,
             len(self.engine.rules),
         )
-        log.info("state in %s", Path(self.config.state_dir).resolve())
+        if self._state is not None and self.config.state.backend == "postgresql":
+            log.info("state in %s", self._state.path)  # the masked dsn
+        else:
+            log.info("state in %s", Path(self.config.state_dir).resolve())
 
     async def _supervise(self, source: IndexerSource) -> None:
         """Run the engine, its clock and the watch on every part's tasks in one TaskGroup.
@@ -370,6 +375,8 @@ class App:
                     if not event.data.get("catchup"):  # its `at` is when it really happened
                         self.latency.observe(max(0.0, self.clock() - event.at))
             self._commit(notes)
+            if self._delivery is not None:
+                await self._delivery.room()  # buffer full, database lost: the socket waits
 
     def _tick(self) -> None:
         """Let engine time pass; due notifications and changed rule state go to delivery."""
@@ -389,7 +396,10 @@ class App:
         """Reload silences when another process (or a purge) changed them."""
         if self._state is None:
             return
-        seen = self._state.silences.version()
+        try:
+            seen = self._state.silences.version()
+        except StateWriteError:  # the database is unreachable for now: the next tick asks again
+            return
         if seen != self._silences_seen:
             self.silences.replace(self._state.silences.all())
             self._silences_seen = seen
@@ -477,6 +487,7 @@ class App:
             problem_reasons=len(source.problems.counts) if source else 0,
             unsaved=int(status.get("spilled", 0)),
             unwritable=str(status.get("unwritable", "")),
+            paused=bool(status.get("paused", False)),
         )
 
 

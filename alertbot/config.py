@@ -14,6 +14,7 @@ from alertbot.notify.config import ConsoleConfig, NotifierConfig
 from alertbot.notify.delivery_config import DeliveryConfig
 from alertbot.rules.config import DefaultsConfig, InhibitRule, Rules
 from alertbot.source.config import SourceConfig
+from alertbot.state.config import StateConfig
 from alertbot.web.config import HttpConfig
 
 
@@ -35,6 +36,7 @@ class Config(Strict):
     version: Literal[1] = 1
     source: SourceConfig
     state_dir: str = DEFAULT_STATE_DIR  # relative to this file's folder (core/paths.py)
+    state: StateConfig = StateConfig()  # backend: sqlite (in state_dir) or postgresql (dsn)
     notifiers: Annotated[dict[str, NotifierConfig], BeforeValidator(_typed_notifiers)] = {
         "console": ConsoleConfig(type="console")
     }
@@ -51,6 +53,9 @@ class Config(Strict):
 
     @model_validator(mode="after")
     def _cluster_store(self) -> Config:
-        if self.cluster is not None and not self.cluster.dsn_text:
-            raise ValueError("cluster needs a PostgreSQL dsn for its leases (cluster.dsn)")
+        if self.cluster is not None and self.state.backend != "postgresql":
+            raise ValueError(
+                "cluster needs the shared state of `state: {backend: postgresql, dsn: ...}`: "
+                "the leases live there, and a new owner reads the old owner's cursors there"
+            )
         return self

@@ -109,8 +109,7 @@ def _all_secrets(config: Config, located: Located) -> set[str]:
     found = set(located.secrets)
     for settings in config.notifiers.values():
         found.update(secret_values(settings))
-    if config.cluster is not None and config.cluster.dsn_text:
-        found.add(config.cluster.dsn_text)
+    found.update(secret_values(config.state))  # the dsn (secret_parts keeps only its password)
     return found
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 
 from alertbot.core.durations import PositiveDuration
 from alertbot.core.strict import Strict
@@ -17,9 +17,8 @@ def default_replica_id() -> str:
 
 
 class ClusterConfig(Strict):
-    """Several replicas share the subaccounts through leases in PostgreSQL."""
+    """Several replicas share the subaccounts through leases in the PostgreSQL of `state.dsn`."""
 
-    dsn: SecretStr | None = None  # where the leases live; defaults to state.dsn
     replica_id: str | None = Field(default=None, min_length=1, max_length=200)
     shards: int = Field(default=64, ge=1, le=4096)
     lease_ttl: PositiveDuration = 15.0  # a dead replica's shards are taken over within this
@@ -40,8 +39,3 @@ class ClusterConfig(Strict):
     def replica(self) -> str:
         """This replica's id (configured, or hostname-pid)."""
         return self.replica_id or default_replica_id()
-
-    @property
-    def dsn_text(self) -> str:
-        """The connection string (never print it)."""
-        return self.dsn.get_secret_value().strip() if self.dsn is not None else ""

@@ -22,6 +22,8 @@ _known: set[str] = set()  # every secret this process's config resolved (see rem
 
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
 _QUERY = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s?#]*)\?[^\s#\"']*")
+_KV_PASSWORD = re.compile(r"(?:^|\s)password\s*=\s*('[^']*'|\S+)")
+_DSN_SCHEMES = {"postgres", "postgresql"}  # a database URL: only its password is secret
 _TOKEN = re.compile(r"[A-Za-z0-9_:\-]{24,}")
 
 
@@ -48,7 +50,9 @@ def secret_parts(secret: str) -> set[str]:
     parts = {secret}
     url = urlsplit(secret)
     if not (url.scheme and url.netloc):
-        return parts
+        return parts | _kv_password(secret)
+    if url.scheme in _DSN_SCHEMES:  # user, host and dbname are not secret; words like them abound
+        return parts | {p for p in (url.password, unquote(url.password or "")) if p}
     parts.update(p for p in (url.username, url.password) if p)
     if len(url.path) > 1:
         parts.add(url.path)
@@ -56,6 +60,12 @@ def secret_parts(secret: str) -> set[str]:
     parts.update(value for _, value in parse_qsl(url.query) if value)
     parts.update({unquote(p) for p in parts})
     return parts
+
+
+def _kv_password(dsn: str) -> set[str]:
+    """The password of a key=value connection string (`host=db password=s3cret`)."""
+    found = _KV_PASSWORD.search(dsn)
+    return {found.group(1).strip("'")} if found else set()
 
 
 def mask(text: str, secrets: Iterable[str] = ()) -> str:

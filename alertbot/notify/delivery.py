@@ -29,7 +29,7 @@ from alertbot.notify.base import Notifier, SendResult, guarded_send
 from alertbot.notify.delivery_config import DeliveryConfig
 from alertbot.notify.outbox import dead_letter_note
 from alertbot.notify.ratelimit import TokenBucket
-from alertbot.state import StateWriteError
+from alertbot.state import StateError, StateWriteError
 from alertbot.state.api import DEAD, OutboxRow, StateChanges, StateStore
 
 log = logging.getLogger("alertbot.delivery")
@@ -59,6 +59,7 @@ class _Lane:
     notifier: Notifier
     bucket: TokenBucket | None
     backoff: Backoff
+    rate: tuple[int, float] | None = None  # (messages, per): the limit, local or shared
     stats: LaneStats = field(default_factory=LaneStats)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     blocked_until: float = 0.0  # retry backoff or Retry-After: nothing is sent before
@@ -78,6 +79,7 @@ class Delivery:
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        hold: int | None = None,
     ) -> None:
         problems = config.problems(notifiers)
         if problems:
@@ -97,6 +99,10 @@ class Delivery:
         self._spilled = asyncio.Event()
         self._spill_backoff = self._backoff()
         self._spill_task: asyncio.Task[None] | None = None
+        self.hold = hold  # past this many held notifications, `room()` waits (state.buffer)
+        self._room = asyncio.Event()
+        self._room.set()
+        self._depth: dict[str, tuple[int, float]] = {}  # the last depth read (for status())
         self.tasks = Tasks()  # the workers; `alertbot run` watches their failures
         self._stopping = asyncio.Event()
         self._draining = False
@@ -112,8 +118,9 @@ class Delivery:
     def _lane(self, name: str, notifier: Notifier, now: float) -> _Lane:
         limit = self.config.rate_limits.get(name)
         rate = (limit.messages, limit.per) if limit is not None else notifier.rate
-        bucket = TokenBucket(rate[0], rate[1], now) if rate else None
-        return _Lane(name, notifier, bucket, self._backoff())
+        shared = self.store.rate_limits is not None  # replicas spend from one bucket in the store
+        bucket = TokenBucket(rate[0], rate[1], now) if rate and not shared else None
+        return _Lane(name, notifier, bucket, self._backoff(), (rate[0], rate[1]) if rate else None)
 
     # -- submitting (sync, from the engine loop) -------------------------------------------
 
@@ -138,6 +145,7 @@ class Delivery:
             self._keep(batch, changed, exc)
             return
         self._spill, self._spill_changes = [], StateChanges()
+        self._room.set()
         self._written_again()
         for name in woken:
             self.lanes[name].wake.set()
@@ -162,6 +170,10 @@ class Delivery:
         """A write failed (disk full, I/O error): hold it in memory, retry, say so once a minute."""
         self._spill, self._spill_changes = batch, changes
         self._spilled.set()
+        if self.hold is not None and len(batch) >= self.hold and self._room.is_set():
+            self._room.clear()
+            log.error("%d notification(s) held in memory reach state.buffer (%d): no more "
+                      "events until the state database is back", len(batch), self.hold)  # fmt: skip
         now = self._clock()
         if self.unwritable_since is None:
             self.unwritable_since = now
@@ -197,6 +209,15 @@ class Delivery:
         with contextlib.suppress(StateWriteError):
             self.outbox.purge(now - self.config.retention)
             self.store.history.purge(now - self.config.retention)
+
+    async def room(self) -> None:
+        """Wait while the held notifications fill `hold` (the source then stops reading)."""
+        await self._room.wait()
+
+    @property
+    def paused(self) -> bool:
+        """True while the buffer of held notifications is full."""
+        return not self._room.is_set()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -293,8 +314,18 @@ class Delivery:
             return False
         if lane.bucket is not None:
             lane.bucket.take(self._clock())
+        elif (shared := self._shared_wait(lane)) > 0:
+            await self._pause(shared)  # another replica spent the token: the rows stay claimed
+            return False
         self._settle(lane, rows, await self._attempt(lane, rows))
         return False
+
+    def _shared_wait(self, lane: _Lane) -> float:
+        """Spend a token of the store's shared bucket (0), or how long until there is one."""
+        limits = self.store.rate_limits
+        if limits is None or lane.rate is None:
+            return 0.0
+        return limits.take(lane.name, *lane.rate)
 
     def _wait_needed(self, lane: _Lane) -> float:
         now = self._clock()
@@ -424,7 +455,9 @@ class Delivery:
     def status(self) -> dict[str, Any]:
         """Counters and queue depth per notifier, for health pages and metrics."""
         now = self._clock()
-        depth = self.outbox.depth()
+        with contextlib.suppress(StateError):  # the database is gone: its last known depth
+            self._depth = self.outbox.depth()
+        depth = self._depth
         lanes = {}
         for name, lane in self.lanes.items():
             pending, oldest = depth.get(name, (0, now))
@@ -443,6 +476,7 @@ class Delivery:
             ),
             "spilled": len(self._spill),
             "unwritable": self.unwritable_reason if self.unwritable_since is not None else "",
+            "paused": self.paused,
             "unknown_dead": self.unknown_dead,
             "notifiers": lanes,
         }

@@ -1,7 +1,8 @@
 """What rules/ and notify/ may know of persistence: small records and the parts of one store.
 
-A backend (SQLite today, `alertbot.state.sqlite`) implements `StateStore`; nothing above state/
-imports a backend's module except the factory `alertbot.state.open_state`.
+A backend (SQLite, `alertbot.state.sqlite`; PostgreSQL, `alertbot.state.postgres`) implements
+`StateStore`; nothing above state/ imports a backend's module except the factory
+`alertbot.state.open_state`.
 """
 
 from __future__ import annotations
@@ -201,12 +202,20 @@ class History(Protocol):
         ...
 
 
+class SharedRateLimits(Protocol):
+    """Token buckets every process of a shared backend spends from (one per notifier)."""
+
+    def take(self, notifier: str, messages: int, per: float) -> float:
+        """Spend one token and return 0, or return the seconds until one is there."""
+        ...
+
+
 class StateStore(Protocol):
     """Everything alertbot persists, with one transaction spanning the parts."""
 
     @property
-    def path(self) -> Path:
-        """Where the state lives (for messages)."""
+    def path(self) -> Path | str:
+        """Where the state lives (for messages; a dsn is masked)."""
         ...
 
     @property
@@ -232,6 +241,11 @@ class StateStore(Protocol):
     @property
     def history(self) -> History:
         """Alert history."""
+        ...
+
+    @property
+    def rate_limits(self) -> SharedRateLimits | None:
+        """Rate limits shared between processes; None when one process owns the store."""
         ...
 
     def transaction(self) -> AbstractContextManager[None]:

@@ -34,13 +34,13 @@ def note_from_json(text: str) -> Notification:
     return Notification(**raw)
 
 
-_COLUMNS = (
+COLUMNS = (
     "id, notifier, status, attempts, next_attempt_at, last_error, created_at, updated_at, "
     "solo, fallback, note"
 )
 
 
-def _row(raw: tuple[Any, ...]) -> OutboxRow:
+def outbox_row(raw: tuple[Any, ...]) -> OutboxRow:
     rid, notifier, status, attempts, next_at, error, created, updated, solo, fb, note = raw
     try:
         parsed = note_from_json(note)
@@ -51,14 +51,14 @@ def _row(raw: tuple[Any, ...]) -> OutboxRow:
                      parsed)  # fmt: skip
 
 
-def _listed(raw: tuple[Any, ...]) -> OutboxRow:
+def listed_row(raw: tuple[Any, ...]) -> OutboxRow:
     """A row for listings: one whose notification cannot be read shows as such, not as a crash."""
     try:
-        return _row(raw)
+        return outbox_row(raw)
     except StateError as exc:
         created = float(raw[6])
         note = notice("outbox", "error", "(unreadable notification)", str(exc), (), created)
-        return _row((*raw[:10], note_to_json(note)))
+        return outbox_row((*raw[:10], note_to_json(note)))
 
 
 class SqliteOutbox:
@@ -69,7 +69,7 @@ class SqliteOutbox:
         rows = []
         for item in raw:
             try:
-                rows.append(_row(item))
+                rows.append(outbox_row(item))
             except StateError as exc:
                 now = float(item[7])  # updated_at: no clock here; the time only orders listings
                 self.mark_dead([int(item[0])], str(exc), now)
@@ -103,7 +103,7 @@ class SqliteOutbox:
         """The oldest pending rows of a notifier, in order; a solo row is sent alone."""
         skip = set(exclude)
         raw = self.db.query(
-            f"SELECT {_COLUMNS} FROM outbox WHERE status = ? AND notifier = ? ORDER BY id LIMIT ?",
+            f"SELECT {COLUMNS} FROM outbox WHERE status = ? AND notifier = ? ORDER BY id LIMIT ?",
             (PENDING, notifier, limit + len(skip)),
         )
         rows = [row for row in self._readable(raw) if row.id not in skip][:limit]
@@ -175,17 +175,17 @@ class SqliteOutbox:
 
     def get(self, row_id: int) -> OutboxRow | None:
         """One row by id."""
-        raw = self.db.query(f"SELECT {_COLUMNS} FROM outbox WHERE id = ?", (row_id,))
-        return _row(raw[0]) if raw else None
+        raw = self.db.query(f"SELECT {COLUMNS} FROM outbox WHERE id = ?", (row_id,))
+        return outbox_row(raw[0]) if raw else None
 
     def listing(self, statuses: Sequence[str], limit: int = 100) -> list[OutboxRow]:
         """Rows with these statuses, oldest first (for the CLI)."""
         marks = ", ".join("?" for _ in statuses)
         raw = self.db.query(
-            f"SELECT {_COLUMNS} FROM outbox WHERE status IN ({marks}) ORDER BY id LIMIT ?",
+            f"SELECT {COLUMNS} FROM outbox WHERE status IN ({marks}) ORDER BY id LIMIT ?",
             (*statuses, limit),
         )
-        return [_listed(r) for r in raw]
+        return [listed_row(r) for r in raw]
 
     def depth(self) -> dict[str, tuple[int, float]]:
         """Per notifier: pending rows and the oldest pending row's created_at."""

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from alertbot.core.model import AlertChange
 from alertbot.state import identity as ids
-from alertbot.state.api import RuleStateChange, SilenceRecord, StateChanges
+from alertbot.state.api import RuleStateChange, SharedRateLimits, SilenceRecord, StateChanges
 from alertbot.state.db import DB_FILE, StateDB, StateError
 from alertbot.state.outbox import SqliteOutbox
 from alertbot.state.schema import SCHEMA
@@ -186,6 +186,7 @@ class SqliteStore:
         self.silences = SqliteSilences(db)
         self.cursors = SqliteCursors(db)
         self.history = SqliteHistory(db)
+        self.rate_limits: SharedRateLimits | None = None  # one process: delivery's own buckets
 
     @classmethod
     def open(

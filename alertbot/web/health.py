@@ -7,8 +7,9 @@ Rules, with `limit` = `http.unhealthy_after` (default 2m); ages compare with `>`
   (silence is measured from its last message, or from when it came up if none arrived since);
 * unhealthy (503) when the oldest pending outbox row has waited longer than `limit`
   (delivery is stuck: a notifier is down or rate-limited far behind);
-* unhealthy (503) at once while the state database cannot be written (a full disk): what is
-  accepted then lives in memory only, until the write succeeds;
+* unhealthy (503) at once while the state database cannot be written (a full disk, a lost
+  PostgreSQL): what is accepted then lives in memory only, until the write succeeds; and while
+  that memory (`state.buffer`) is full, the replica takes no events (it says so);
 * degraded (200) when any connection is down within `limit`, when the REST polling fallback is
   on, or when no connection exists yet (starting);
 * ok (200) otherwise.
@@ -61,6 +62,10 @@ def _judge(snapshot: Snapshot, limit: float) -> tuple[list[str], list[str]]:
         unhealthy.append(
             f"state database cannot be written ({snapshot.unwritable}): "
             f"{snapshot.unsaved} notification(s) held in memory"
+        )
+    if snapshot.paused:
+        unhealthy.append(
+            "taking no events: the buffer of held notifications (state.buffer) is full"
         )
     if snapshot.polling:
         degraded.append("REST polling fallback active")

@@ -110,3 +110,4 @@ class Snapshot:
     problem_reasons: int = 0  # distinct bad-frame reasons kept (bounded by MAX_REASONS)
     unsaved: int = 0  # notifications held in memory: the state database cannot be written
     unwritable: str = ""  # why the state database cannot be written ("": it can)
+    paused: bool = False  # the held notifications fill state.buffer: no events are taken

@@ -1,4 +1,9 @@
-"""Delivery against a real loopback HTTP server: retries, Retry-After, dead letters, timeouts."""
+"""Delivery against a real loopback HTTP server: retries, Retry-After, dead letters, timeouts.
+
+Every test runs on both backends (SQLite and a real PostgreSQL): delivery knows only the API.
+The two rate tests time a local bucket on the virtual clock, so they are SQLite's; the shared
+bucket of PostgreSQL is tested on real time in tests/state/test_pg_replicas.py.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,25 @@ import logging
 import pytest
 
 from alertbot.core.errors import ConfigError
+from alertbot.state import open_state
 from tests.delivery.conftest import rows, until
 from tests.delivery.fakes import Hanging, HookServer, HttpNotifier, Recorder, Reply, Result, note
+from tests.pg import pg_config
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """The state store delivery runs on, once per backend."""
+    config = pg_config(request.getfixturevalue("pg_dsn")) if request.param != "sqlite" else None
+    state = open_state(tmp_path / "state", config=config)
+    yield state
+    state.close()
+
+
+@pytest.fixture
+def sqlite_only(store):
+    if store.rate_limits is not None:
+        pytest.skip("a local token bucket on the virtual clock: SQLite's (see the docstring)")
 
 
 async def test_rows_are_written_before_anything_is_sent(make, db):
@@ -93,6 +115,7 @@ async def test_a_hanging_notifier_times_out_and_never_blocks_the_others(make, db
     assert [r[2] for r in rows(db) if r[1] == "slow"] == ["pending", "pending"]  # kept, not lost
 
 
+@pytest.mark.usefixtures("sqlite_only")
 async def test_burst_of_200_at_one_message_per_second_is_batched(make, db, clock):
     with HookServer() as server:
         hook = HttpNotifier("hook", server.url, max_batch=50, rate=(1, 1.0))
@@ -110,6 +133,7 @@ async def test_burst_of_200_at_one_message_per_second_is_batched(make, db, clock
     assert delivery.status()["notifiers"]["hook"]["messages"] == 5
 
 
+@pytest.mark.usefixtures("sqlite_only")
 async def test_rate_limit_from_config_overrides_the_notifiers(make, clock):
     hook = Recorder("hook", max_batch=1, rate=(100, 1.0))
     delivery = make(hook, rate_limits={"hook": {"messages": 2, "per": "1m"}})

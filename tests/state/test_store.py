@@ -1,4 +1,5 @@
-"""The SQLite store's parts on real files: cursors, silences, history, rule state, transactions."""
+"""The store's parts, on SQLite files and on a real PostgreSQL: cursors, silences, history,
+rule state, transactions (the API is the same; `opener` picks the backend)."""
 
 from __future__ import annotations
 
@@ -10,25 +11,35 @@ from alertbot.state import open_state
 from alertbot.state.api import RuleStateChange, StateChanges
 from alertbot.state.sqlite import SqliteStore
 from tests.delivery.fakes import note
+from tests.pg import pg_config
 from tests.rules.helpers import ADDR, engine, ev, run
 
 
-def test_cursors_round_trip_across_reopen(tmp_path):
-    store = open_state(tmp_path)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def opener(request, tmp_path):
+    """Opens a store of one backend, again and again on the same place (a test's reopen)."""
+    if request.param == "sqlite":
+        return lambda: open_state(tmp_path)
+    config = pg_config(request.getfixturevalue("pg_dsn"))
+    return lambda: open_state(tmp_path, config=config)
+
+
+def test_cursors_round_trip_across_reopen(opener):
+    store = opener()
     assert store.cursors.get("fills/dydx1abc/0") is None
     store.cursors.put("fills/dydx1abc/0", {"height": 41, "ids": ["a", "b"]}, 1.0)
     store.cursors.put("fills/dydx1abc/0", {"height": 42, "ids": ["c"]}, 2.0)  # replaced
     store.cursors.put("blocks", 7, 2.0)
     store.close()
-    again = open_state(tmp_path)
+    again = opener()
     assert again.cursors.get("fills/dydx1abc/0") == {"height": 42, "ids": ["c"]}
     assert again.cursors.get("blocks") == 7
     assert again.cursors.get("other") is None
     again.close()
 
 
-def test_silences_added_by_another_store_are_seen_through_the_version(tmp_path):
-    running, cli = open_state(tmp_path), open_state(tmp_path)
+def test_silences_added_by_another_store_are_seen_through_the_version(opener):
+    running, cli = opener(), opener()
     seen = running.silences.version()
     assert running.silences.version() == seen  # nothing changed: no reload needed
     added = SilenceStore().add("low", {"subaccount": "0"}, 3600, now=100.0, id="abc")
@@ -40,8 +51,8 @@ def test_silences_added_by_another_store_are_seen_through_the_version(tmp_path):
     cli.close()
 
 
-def test_history_appends_reads_newest_first_and_purges(tmp_path):
-    store = open_state(tmp_path)
+def test_history_appends_reads_newest_first_and_purges(opener):
+    store = opener()
     changes = [AlertChange("low", "fp", s, "warning", {"n": "1"}, at, 0.0)
                for s, at in (("pending", 1.0), ("firing", 31.0), ("resolved", 90.0))]  # fmt: skip
     store.history.append(changes)
@@ -52,8 +63,8 @@ def test_history_appends_reads_newest_first_and_purges(tmp_path):
     store.close()
 
 
-def test_rule_state_upserts_and_forgets_the_last_change_of_each_identity(tmp_path):
-    store = open_state(tmp_path)
+def test_rule_state_upserts_and_forgets_the_last_change_of_each_identity(opener):
+    store = opener()
     store.rules.apply([RuleStateChange("r", "d1", "[1]", {"v": 1}),
                        RuleStateChange("r", "d1", "[2]", {"v": 2})], 1.0)  # fmt: skip
     written = store.rules.apply([RuleStateChange("r", "d1", "[1]", {"v": 3}),
@@ -85,8 +96,8 @@ def test_only_changed_identities_are_written(tmp_path):
     store.close()
 
 
-def test_one_transaction_spans_outbox_rule_state_and_history(tmp_path):
-    store = SqliteStore.open(tmp_path)
+def test_one_transaction_spans_outbox_rule_state_and_history(opener):
+    store = opener()
     change = StateChanges((RuleStateChange("r", "d", "[1]", {"v": 1}),),
                           (AlertChange("r", "fp", "firing", "warning", {}, 1.0, 1.0),))  # fmt: skip
 
