@@ -488,6 +488,7 @@ class App:
             unsaved=int(status.get("spilled", 0)),
             unwritable=str(status.get("unwritable", "")),
             paused=bool(status.get("paused", False)),
+            cluster=self.coordinator.view(self.clock()) if self.coordinator else None,
         )
 
 
