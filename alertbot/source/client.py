@@ -49,6 +49,7 @@ RawHook = Callable[[int, float, bytes], None]
 CloseHook = Callable[[int, float, int | None, str], None]
 CLOSE_TIMEOUT = 5.0  # how long a closing handshake may take (at shutdown too)
 CURSOR_SAVE = 1.0  # how often the catch-up cursors are saved (when something changed)
+RESTORE_RETRY = 1.0  # a take-over retries reading the previous owner's cursors this often
 
 
 async def _quietly(coro: Any) -> None:
@@ -309,7 +310,16 @@ class IndexerSource:
     async def _take_over(
         self, plain: list[str], parents: list[str], subs: list[Subscription]
     ) -> None:
-        restored = self.cursors.restore_some(plain, parents) if self.cursors is not None else 0
+        restored = 0
+        while self.cursors is not None:  # never subscribe without them: that would baseline
+            try:
+                restored = self.cursors.restore_some(plain, parents)
+                break
+            except StateWriteError as exc:  # the store is lost for now: its backoff decides
+                log.warning("take-over waits for the state store: %s", exc)
+                await asyncio.sleep(RESTORE_RETRY)
+            if not any(s.key in self._watching for s in subs):
+                return  # given up meanwhile
         pairs = [(s.channel, s.id) for s in subs if s.id is not None]
         found = await self.sync.accounts(pairs, deep=True, origin="takeover")
         subs = [s for s in subs if s.key in self._watching]  # not given up meanwhile

@@ -133,7 +133,7 @@ class Cluster:
 
     async def start(self, name: str) -> None:
         index = self.names.index(name)
-        log = open(self.folder / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
+        log = (self.folder / f"{name}.log").open("ab")  # the child writes it
         env = {k: v for k, v in os.environ.items() if not k.startswith("ALERTBOT_")}
         self.procs[name] = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "alertbot", "run", "-c", str(self.paths[index]),
@@ -172,6 +172,32 @@ class Cluster:
         except psycopg.Error:  # the table is made by the first replica's first round
             return {}
         return {str(n): str(o) for n, o in rows}
+
+    def leases(self) -> dict[str, tuple[str, float, float, float]]:
+        """Lease name -> (owner, acquired_at, renewed_at, expires_at), expired ones too."""
+        with psycopg.connect(self.dsn, connect_timeout=3) as conn:
+            rows = conn.execute(
+                "SELECT name, owner, acquired_at, renewed_at, expires_at FROM cluster_leases"
+            ).fetchall()
+        return {str(r[0]): (str(r[1]), float(r[2]), float(r[3]), float(r[4])) for r in rows}
+
+    async def taken_over(self, victim: str, limit: float) -> float:
+        """When every shard and the leader were first held by replicas other than `victim`."""
+
+        def done() -> bool:
+            owners = self.owners()
+            names = [lease_name(s) for s in range(self.timing.shards)] + [LEADER]
+            return all(owners.get(n) not in (None, victim) for n in names)
+
+        return await until(done, f"{victim}'s leases taken over", limit)
+
+    def reachable(self) -> bool:
+        """The test database takes connections."""
+        try:
+            with psycopg.connect(self.dsn, connect_timeout=2):
+                return True
+        except psycopg.Error:
+            return False
 
     def shard_owners(self) -> dict[int, str]:
         owners = self.owners()

@@ -1,7 +1,8 @@
 """Three `alertbot run` replicas on one PostgreSQL, the simulator with 300 subaccounts and a
-webhook sink: one is SIGKILLed mid-scenario, then the database cuts every connection. Every
-fill is told; ownership moves within lease_ttl + 5 s; duplicates are counted and come only from
-the killed replica's accounts (what it had in flight)."""
+webhook sink. One is SIGKILLed mid-scenario: every fill is told, ownership moves within
+lease_ttl + 5 s, duplicates are counted and come only from what the killed replica told just
+before dying. The database cuts every connection, then refuses them past lease_ttl: the
+replicas recover and every fill is told."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from alertbot.sim import SimSettings, Simulator, load_scenario
 from tests.cluster.harness import Cluster, accounts, until
 from tests.pg import terminate
+from tests.state.test_pg_run import connections
 
 N = 300
 START = 60.0  # three processes subscribing 300 subaccounts on 2 busy cores
@@ -52,20 +54,23 @@ async def test_a_replica_killed_mid_scenario_loses_no_alert(sim, sink, tmp_path,
 
         victim = cluster.leader()
         assert victim is not None
+        before = cluster.leases()
+        victim_leases = {n for n, row in before.items() if row[0] == victim}
         lost = {s for s, o in owners.items() if o == victim}
         orphans = {k for k in accounts(N) if cluster.shard(k) in lost}
         killed_at = time.time()
         cluster.kill(victim)
+        last_renewal = max(r[2] for n, r in cluster.leases().items() if n in victim_leases)
+        moved = asyncio.create_task(cluster.taken_over(victim, ttl + 5))
         waves = []
         for _ in range(4):  # fills spread over the handover: before, during and after ttl
             waves.append((time.time(), cluster.trade_all()))
             await asyncio.sleep(ttl / 2)  # pacing the scenario, not waiting for a result
-        moved_at = await until(
-            lambda: all(o not in (None, victim) for o in cluster.shard_owners().values())
-            and len(cluster.shard_owners()) == cluster.timing.shards
-            and cluster.leader() not in (None, victim),
-            "the victim's shards and the leader owned by survivors",
-            ttl + 5,
+        moved_at = await moved
+        # the victim's last renewal (read back: its rows now hold the new owners' times)
+        fence_end = last_renewal + ttl - cluster.timing.fence_margin
+        acquired = min(
+            at for name, (owner, at, _, _) in cluster.leases().items() if name in victim_leases
         )
         expected = {f"Fill {f}" for _, fills in waves for f in fills.values()}
         await until(
@@ -74,8 +79,13 @@ async def test_a_replica_killed_mid_scenario_loses_no_alert(sim, sink, tmp_path,
 
         counts = cluster.arrivals.count()
         duplicated = {t: n for t, n in counts.items() if n > 1}
-        by_fill = {f"Fill {f}": k for _, fills in [(0, first), *waves] for k, f in fills.items()}
-        assert all(by_fill[t] in orphans for t in duplicated), duplicated  # in flight only
+        phases = [first, *(fills for _, fills in waves)]
+        by_fill = {f"Fill {f}": k for fills in phases for k, f in fills.items()}
+        phase = {f"Fill {f}": i for i, fills in enumerate(phases) for f in fills.values()}
+        assert all(by_fill[t] in orphans for t in duplicated), duplicated  # the victim's only
+        # ...and only what it told just before dying: after its last cursor save (<= 1 s), or
+        # in flight at the kill; never what happened during the handover
+        assert {phase[t] for t in duplicated} <= {0, 1}
         # the first alert of a victim's account after the kill, told by a new owner
         after = [
             at
@@ -86,8 +96,11 @@ async def test_a_replica_killed_mid_scenario_loses_no_alert(sim, sink, tmp_path,
         print(  # the report the issue asks for (pytest -s shows it)
             f"\nhandover: {len(lost)} shard(s), {len(orphans)} subaccounts; owned again "
             f"{moved_at - killed_at:.2f}s after SIGKILL (ttl {ttl:g}s); first alert of theirs "
-            f"{failover:.2f}s after; duplicates {len(duplicated)} of {len(counts)} alerts"
+            f"{failover:.2f}s after; duplicates {len(duplicated)} of {len(counts)} alerts "
+            f"(phases {sorted({phase[t] for t in duplicated})}); "
+            f"nobody owned them for {acquired - fence_end:.2f}s (old fence end to new lease)"
         )
+        assert acquired >= fence_end  # no double ownership: the old fence ended first
         assert moved_at - killed_at <= ttl + 5
         assert len(duplicated) <= len(orphans)  # at most one in-flight copy per fill
         assert max(duplicated.values(), default=1) <= 2
@@ -99,22 +112,39 @@ async def test_a_replica_killed_mid_scenario_loses_no_alert(sim, sink, tmp_path,
 
 
 @pytest.mark.timeout(300)
-async def test_the_database_cutting_every_connection_loses_nothing(sim, sink, tmp_path, pg_dsn):
+async def test_the_database_cut_or_restarted_loses_nothing(sim, sink, tmp_path, pg_dsn):
     cluster = Cluster(sim, sink, pg_dsn, tmp_path, n=60, replicas=3)
     try:
         await started(cluster)
-        expected: set[str] = set()
+        arrived = cluster.arrivals.titles
+        phases: list[set[str]] = []
         for _ in range(3):
             assert terminate(pg_dsn) >= 3  # pools and lease connections of every replica
-            expected |= {f"Fill {f}" for f in cluster.trade_all().values()}
-            await until(lambda: expected <= set(cluster.arrivals.titles()), "the fills", 60)
-        await until(
-            lambda: len(cluster.shard_owners()) == cluster.timing.shards,
-            "every shard owned again",
-            cluster.timing.lease_ttl + 5,
-        )
+            phases.append({f"Fill {f}" for f in cluster.trade_all().values()})
+            await until(lambda p=phases[-1]: p <= set(arrived()), "the fills", 60)
+        cut = {t: n for t, n in cluster.arrivals.count().items() if n > 1}
+        assert cut == {}  # cuts shorter than the fence: the leases hold, nothing told twice
+
+        # a restart longer than lease_ttl: every lease lapses, every replica stops alerting;
+        # the fills in between are told once the database is back (the take-overs catch up)
+        ttl = cluster.timing.lease_ttl
+        connections(pg_dsn, allowed=False)
+        try:
+            phases.append({f"Fill {f}" for f in cluster.trade_all().values()})
+            assert not cluster.reachable()
+            await asyncio.sleep(ttl + 1)  # the outage lasts past every lease's expiry
+        finally:
+            connections(pg_dsn, allowed=True)
+        await until(lambda: len(cluster.shard_owners()) == cluster.timing.shards, "shards", ttl + 5)
+        everything = set().union(*phases)
+        await until(lambda: everything <= set(arrived()), "the fills of the outage", 60)
         counts = cluster.arrivals.count()
-        assert {t: n for t, n in counts.items() if n > 1} == {}
+        twice = {t for t, n in counts.items() if n > 1}
+        print(f"\ndatabase outage of {ttl + 1:g}s: {len(twice)} duplicate(s) of {len(counts)}")
+        # told twice: only what was accepted just before or during the outage, whose cursor
+        # could not be saved any more (the new owners found it again); never more than twice
+        assert twice <= phases[-1] | phases[-2]
+        assert max(counts.values()) <= 2
     finally:
         codes = await cluster.stop()
     assert list(codes.values()) == [0, 0, 0], [cluster.log(n)[-3000:] for n in cluster.names]
