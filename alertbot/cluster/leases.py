@@ -17,14 +17,16 @@ from typing import Any
 import psycopg
 from psycopg.rows import tuple_row
 
+NS = "alertbot_cluster"  # a schema of its own: the state's tables (public) stay alertbot's only
 SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS cluster_replicas (
+    f"CREATE SCHEMA IF NOT EXISTS {NS}",
+    f"""CREATE TABLE IF NOT EXISTS {NS}.replicas (
         replica text PRIMARY KEY,
         started_at double precision NOT NULL,
         beat_at double precision NOT NULL,
         expires_at double precision NOT NULL
     )""",
-    """CREATE TABLE IF NOT EXISTS cluster_leases (
+    f"""CREATE TABLE IF NOT EXISTS {NS}.leases (
         name text PRIMARY KEY,
         owner text NOT NULL,
         acquired_at double precision NOT NULL,
@@ -101,7 +103,7 @@ class LeaseStore:
     async def beat(self, replica: str, now: float, ttl: float) -> None:
         """This replica is alive until now + ttl."""
         await self._rows(
-            """INSERT INTO cluster_replicas (replica, started_at, beat_at, expires_at)
+            f"""INSERT INTO {NS}.replicas (replica, started_at, beat_at, expires_at)
                VALUES (%(r)s, %(now)s, %(now)s, %(exp)s)
                ON CONFLICT (replica) DO UPDATE SET beat_at = %(now)s, expires_at = %(exp)s""",
             {"r": replica, "now": now, "exp": now + ttl},
@@ -109,18 +111,18 @@ class LeaseStore:
 
     async def replicas(self) -> list[Replica]:
         """Every replica row (live or not), by id."""
-        rows = await self._rows("SELECT * FROM cluster_replicas ORDER BY replica", {})
+        rows = await self._rows(f"SELECT * FROM {NS}.replicas ORDER BY replica", {})
         return [Replica(str(r[0]), float(r[1]), float(r[2]), float(r[3])) for r in rows]
 
     async def leave(self, replica: str) -> None:
         """A clean stop: give back every lease and the heartbeat row at once."""
-        await self._rows("DELETE FROM cluster_leases WHERE owner = %(r)s", {"r": replica})
-        await self._rows("DELETE FROM cluster_replicas WHERE replica = %(r)s", {"r": replica})
+        await self._rows(f"DELETE FROM {NS}.leases WHERE owner = %(r)s", {"r": replica})
+        await self._rows(f"DELETE FROM {NS}.replicas WHERE replica = %(r)s", {"r": replica})
 
     # --- leases ---------------------------------------------------------------------------
     async def leases(self) -> list[Lease]:
         """Every lease row (expired ones too), by name."""
-        rows = await self._rows("SELECT * FROM cluster_leases ORDER BY name", {})
+        rows = await self._rows(f"SELECT * FROM {NS}.leases ORDER BY name", {})
         return [
             Lease(str(r[0]), str(r[1]), float(r[2]), float(r[3]), float(r[4]), int(r[5]))
             for r in rows
@@ -133,7 +135,7 @@ class LeaseStore:
         if not names:
             return []
         rows = await self._rows(
-            """INSERT INTO cluster_leases AS l
+            f"""INSERT INTO {NS}.leases AS l
                    (name, owner, acquired_at, renewed_at, expires_at, epoch)
                SELECT n, %(r)s, %(now)s, %(now)s, %(exp)s, 1 FROM unnest(%(names)s::text[]) AS n
                ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,
@@ -150,7 +152,7 @@ class LeaseStore:
         if not names:
             return []
         rows = await self._rows(
-            """UPDATE cluster_leases SET renewed_at = %(now)s, expires_at = %(exp)s
+            f"""UPDATE {NS}.leases SET renewed_at = %(now)s, expires_at = %(exp)s
                WHERE owner = %(r)s AND name = ANY(%(names)s) AND expires_at > %(now)s
                RETURNING name""",
             {"r": replica, "now": now, "exp": now + ttl, "names": list(names)},
@@ -161,6 +163,6 @@ class LeaseStore:
         """Give leases back at once (rebalancing), so the next owner need not wait the ttl."""
         if names:
             await self._rows(
-                "DELETE FROM cluster_leases WHERE owner = %(r)s AND name = ANY(%(names)s)",
+                f"DELETE FROM {NS}.leases WHERE owner = %(r)s AND name = ANY(%(names)s)",
                 {"r": replica, "names": list(names)},
             )

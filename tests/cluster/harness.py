@@ -167,7 +167,8 @@ class Cluster:
         try:
             with psycopg.connect(self.dsn, connect_timeout=3) as conn:
                 rows = conn.execute(
-                    "SELECT name, owner FROM cluster_leases WHERE expires_at > %s", (time.time(),)
+                    "SELECT name, owner FROM alertbot_cluster.leases WHERE expires_at > %s",
+                    (time.time(),),
                 ).fetchall()
         except psycopg.Error:  # the table is made by the first replica's first round
             return {}
@@ -177,7 +178,8 @@ class Cluster:
         """Lease name -> (owner, acquired_at, renewed_at, expires_at), expired ones too."""
         with psycopg.connect(self.dsn, connect_timeout=3) as conn:
             rows = conn.execute(
-                "SELECT name, owner, acquired_at, renewed_at, expires_at FROM cluster_leases"
+                "SELECT name, owner, acquired_at, renewed_at, expires_at "
+                "FROM alertbot_cluster.leases"
             ).fetchall()
         return {str(r[0]): (str(r[1]), float(r[2]), float(r[3]), float(r[4])) for r in rows}
 

@@ -186,3 +186,34 @@ async def test_a_lease_lapsed_locally_but_still_ours_comes_back_as_a_gain(pg_dsn
 def test_the_timing_must_leave_room_for_a_renewal():
     with pytest.raises(ValueError, match="must be below lease_ttl"):
         ClusterConfig(lease_ttl=5.0, heartbeat=3.0, fence_margin=2.0)
+
+
+class Skewed:
+    """A replica's own clock: the shared time plus an offset."""
+
+    def __init__(self, base: Clock, offset: float) -> None:
+        self.base, self.offset = base, offset
+
+    def __call__(self) -> float:
+        return self.base.now + self.offset
+
+
+async def test_the_fence_margin_covers_a_slow_clock(pg_dsn):
+    clock = Clock()
+    slow = Skewed(clock, -(MARGIN - 0.5))  # behind by less than the margin
+    dead = Replica("a", pg_dsn, clock, config(shards=2))
+    dead.coordinator.clock = slow
+    other = Replica("b", pg_dsn, clock, config(shards=2))
+    try:
+        await rounds([dead], 1, clock, step=0)
+        assert dead.owned(slow()) == {0, 1}
+        for _ in range(int((TTL + BEAT) / 0.25)):  # `a` is cut off; `b` takes over
+            clock.now += 0.25
+            await other.coordinator.round()
+            mine = dead.owned(slow())  # each judges by its own clock
+            theirs = other.owned(clock.now)
+            assert not mine & theirs, f"both own {mine & theirs} at {clock.now}"
+        assert other.owned(clock.now) == {0, 1}
+    finally:
+        await dead.coordinator.store.close()
+        await other.coordinator.store.close()
