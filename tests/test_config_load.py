@@ -126,13 +126,15 @@ def test_silence_add_from_another_folder_writes_where_run_reads(tmp_path, monkey
 
 
 def test_state_commands_of_a_broken_file_resolve_the_same_folder(tmp_path, monkeypatch) -> None:
-    from alertbot.commands.outbox import state_dir
+    from alertbot.commands.state import configured_state
 
     config_file = _store(tmp_path)
     config_file.write_text(config_file.read_text() + "bogus: 1\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("ALERTBOT_STATE_DIR", raising=False)
-    assert state_dir(str(config_file)) == str(config_file.parent / "state")
+    folder, state, rules = configured_state(str(config_file))
+    assert folder == str(config_file.parent / "state")
+    assert (state, rules) == (None, None)  # SQLite: the folder is all a broken file can give
 
 
 def test_env_folders_are_relative_to_the_working_directory(tmp_path, monkeypatch) -> None:

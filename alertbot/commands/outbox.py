@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from alertbot.commands.args import config_arg
+from alertbot.commands.state import configured_state
 from alertbot.core.durations import format_duration
-from alertbot.core.paths import state_dir_of
 from alertbot.state import DB_FILE, open_state
 from alertbot.state.api import DEAD, PENDING, SENT, OutboxRow
 
@@ -34,18 +33,14 @@ def register(subparsers: Any) -> None:
     retry.set_defaults(handler=cmd_outbox_retry)
 
 
-def state_dir(config_path: str) -> str:
-    """The state folder as `run` resolves it (core/paths.py); a config with errors still works."""
-    return state_dir_of(config_path, os.environ)
-
-
 def cmd_outbox_list(args: argparse.Namespace) -> int:
     """alertbot outbox list: one line per row, its last error below it."""
-    directory = state_dir(args.config)
-    if not (Path(directory) / DB_FILE).exists():
+    directory, config, _ = configured_state(args.config)
+    sqlite = config is None or config.backend == "sqlite"
+    if sqlite and not (Path(directory) / DB_FILE).exists():
         print(f"no outbox yet in {directory}")
         return OK
-    db = open_state(directory, create=False)
+    db = open_state(directory, create=False, config=config)
     try:
         outbox = db.outbox
         statuses = [DEAD] if args.dead else [PENDING]
@@ -73,7 +68,8 @@ def _line(row: OutboxRow, now: float) -> str:
 
 def cmd_outbox_retry(args: argparse.Namespace) -> int:
     """alertbot outbox retry ID: put a dead letter back in the queue."""
-    db = open_state(state_dir(args.config), create=False)
+    directory, config, _ = configured_state(args.config)
+    db = open_state(directory, create=False, config=config)
     try:
         row = db.outbox.requeue(args.id, time.time())
     finally:

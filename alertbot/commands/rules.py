@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from alertbot.commands.args import config_arg
+from alertbot.commands.state import configured_state
 from alertbot.config_load import check_file, summary
 from alertbot.core.durations import format_duration, parse_duration
 from alertbot.core.errors import ConfigError
 from alertbot.core.model import iso_utc
-from alertbot.core.paths import state_dir_of
 from alertbot.rules.silences import SilenceError, SilenceStore
 from alertbot.rules.testing import default_tests_path, run_file
-from alertbot.state import open_state
+from alertbot.state import StateStore, open_state
 
 OK, FAILED = 0, 1
 
@@ -106,12 +106,12 @@ def cmd_silence_add(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"alertbot silence add: {exc}", file=sys.stderr)
         return FAILED
-    state_dir, rules = _state(args.config)
+    state, rules = _state(args.config)
     if rules is not None and not any(fnmatchcase(r, args.rule) for r in rules):
+        state.close()
         print(f"no rule matches {args.rule!r}; rules: {', '.join(rules)}", file=sys.stderr)
         return FAILED
     author = os.environ.get("USER") or getpass.getuser()
-    state = open_state(state_dir)
     try:
         store = SilenceStore(state.silences.all())
         now = time.time()
@@ -126,9 +126,8 @@ def cmd_silence_add(args: argparse.Namespace) -> int:
 
 def cmd_silence_list(args: argparse.Namespace) -> int:
     """alertbot silence list."""
-    state_dir, _ = _state(args.config)
+    state, _ = _state(args.config)
     now = time.time()
-    state = open_state(state_dir)
     try:
         silences = SilenceStore(state.silences.all()).listing(now, expired=args.all)
     finally:
@@ -145,8 +144,7 @@ def cmd_silence_list(args: argparse.Namespace) -> int:
 
 def cmd_silence_expire(args: argparse.Namespace) -> int:
     """alertbot silence expire ID."""
-    state_dir, _ = _state(args.config)
-    state = open_state(state_dir)
+    state, _ = _state(args.config)
     try:
         now = time.time()
         silence = SilenceStore(state.silences.all()).expire(args.id, now)
@@ -167,9 +165,7 @@ def _label(item: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
-def _state(config_path: str) -> tuple[str, list[str] | None]:
-    """state_dir (as `run` resolves it) and rule names; a broken config still works."""
-    result = check_file(config_path)
-    if result.config is not None:
-        return result.config.state_dir, [r.name for r in result.config.rules]
-    return state_dir_of(config_path, os.environ), None
+def _state(config_path: str) -> tuple[StateStore, list[str] | None]:
+    """The store `run` uses and the rule names; a broken config still works (SQLite only)."""
+    state_dir, config, rules = configured_state(config_path)
+    return open_state(state_dir, config=config), rules

@@ -1,13 +1,13 @@
 """The PostgreSQL database of the shared backend: a small sync pool, schema-versioned, retried.
 
 Why synchronous: the state API (`api.py`) is synchronous and called from the event loop, as
-SQLite's is. Each call borrows a pooled connection for one short transaction on loopback or a
-LAN (a few hundred microseconds, measured by bench/pg_latency.py), which is the same order as
-SQLite's commit. Moving every store call off the loop would turn every caller into a coroutine
-for no gain at that cost; what must never block the loop is the wait for a database that is
-gone, so that is bounded: a checkout waits at most `CHECKOUT_TIMEOUT`, and after a failure
-every call fails at once (StateWriteError, so callers keep what they hold) until the backoff
-says to try again.
+SQLite's is. Each call borrows a pooled connection (autocommit: a single statement is one
+round trip; `transaction()` adds BEGIN and COMMIT) for about a millisecond on loopback
+(bench/pg_latency.py), the order of SQLite's commit. Moving every store call off the loop
+would turn every caller into a coroutine for little gain at that cost. What must never block
+the loop is the wait for a database that is gone, so that is bounded: a checkout waits at
+most `CHECKOUT_TIMEOUT`, and after a failure every call fails at once (StateWriteError, so
+callers keep what they hold) until the backoff says to try again.
 
 Durability: PostgreSQL's defaults (synchronous_commit on, fsync on) make every commit durable
 against a crash of the server host, stronger than SQLite's `synchronous=NORMAL`.
@@ -15,6 +15,7 @@ against a crash of the server host, stronger than SQLite's `synchronous=NORMAL`.
 
 from __future__ import annotations
 
+import select
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -81,8 +82,8 @@ class PgDB:
             max_size=pool_size,
             open=False,
             timeout=CHECKOUT_TIMEOUT,
-            check=ConnectionPool.check_connection,  # a connection cut while idle is replaced
-            kwargs={"connect_timeout": CONNECT_TIMEOUT},
+            check=_idle_and_open,  # a connection cut while idle is replaced, no round trip
+            kwargs={"connect_timeout": CONNECT_TIMEOUT, "autocommit": True},
             reconnect_timeout=365 * 86400.0,  # never give up: the backoff decides when to ask
             name="alertbot-state",
         )
@@ -99,37 +100,49 @@ class PgDB:
         if self._conn is not None:
             yield self._conn
             return
+        with self._checkout() as conn:
+            self._conn = conn
+            try:
+                with conn.transaction():
+                    yield conn
+            finally:
+                self._conn = None
+
+    @contextmanager
+    def _checkout(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection (autocommit); driver errors become StateError/StateWriteError."""
         self._refuse_while_backing_off()
         try:
             with self.pool.connection() as conn:
-                self._conn = conn
-                try:
-                    with conn.transaction():
-                        yield conn
-                finally:
-                    self._conn = None
+                yield conn
         except psycopg.Error as exc:
             raise self._failed(exc) from None
         self._reached()
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run one statement and return its rows (a read, or a write with RETURNING)."""
-        with self.transaction() as conn:
+    @contextmanager
+    def _statement(self) -> Iterator[psycopg.Connection[Any]]:
+        """The open transaction's connection, or one for a single autocommitted statement."""
+        if self._conn is not None:
             try:
-                return conn.execute(sql, params).fetchall()
+                yield self._conn
             except psycopg.Error as exc:
                 raise self._failed(exc) from None
+            return
+        with self._checkout() as conn:
+            yield conn
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement and return its rows (a read, or a write with RETURNING)."""
+        with self._statement() as conn:
+            return conn.execute(sql, params).fetchall()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement that writes; return its row count."""
-        with self.transaction() as conn:
-            try:
-                return conn.execute(sql, params).rowcount
-            except psycopg.Error as exc:
-                raise self._failed(exc) from None
+        with self._statement() as conn:
+            return conn.execute(sql, params).rowcount
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Run one statement for many rows (pipelined by psycopg)."""
+        """Run one statement for many rows, atomically (pipelined by psycopg)."""
         if not rows:
             return
         with self.transaction() as conn:
@@ -167,6 +180,21 @@ class PgDB:
         self.backoff.attempts = 0
         self._retry_at = 0.0
         self.lost_since = None
+
+
+def _idle_and_open(conn: psycopg.Connection[Any]) -> None:
+    """Raise (the pool then discards it) when the server closed an idle connection.
+
+    A server that ends a session (restart, pg_terminate_backend, idle timeout) sends an error
+    and closes the socket, so an idle connection's socket is readable only then: a zero-wait
+    select costs microseconds where the pool's own check costs a round trip per checkout.
+    """
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("connection closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        conn.close()  # closed, the pool discards it and opens another
+        raise psycopg.OperationalError("the server closed this idle connection")
 
 
 def _retryable(exc: psycopg.Error) -> bool:

@@ -3,17 +3,20 @@ bucket, schema refusals and upgrades, and connections cut under a store."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
 import psycopg
 import pytest
 
+from alertbot.notify.delivery import Delivery
+from alertbot.notify.delivery_config import DeliveryConfig
 from alertbot.state import StateError, StateWriteError, open_state
 from alertbot.state.pgdb import PgDB, PgSchema
 from alertbot.state.pgschema import PG_SCHEMA
 from alertbot.state.postgres import PgStore
-from tests.delivery.fakes import note
+from tests.delivery.fakes import Recorder, note
 from tests.pg import pg_config, terminate
 
 WAIT = 10.0  # the bound of every wait on a condition
@@ -166,3 +169,30 @@ def test_cut_connections_are_retried_with_backoff_and_nothing_is_lost(pg_dsn):
     assert [r.id for r in store.outbox.due("hook", 100)] == written
     assert store.outbox.counts() == {"pending": 6}
     store.close()
+
+
+async def test_two_deliveries_share_one_rate_limit(pg_dsn):
+    a, b = stores(pg_dsn)
+    paused: list[float] = []
+    forever, both_wait = asyncio.Event(), asyncio.Event()
+
+    async def sleep(seconds: float) -> None:  # records the wait; stop() ends it
+        paused.append(seconds)
+        if len([p for p in paused if p > 20.0]) >= 2:  # both lanes told to wait for a token
+            both_wait.set()
+        await forever.wait()
+
+    hooks = [Recorder("hook", max_batch=1, rate=(2, 60.0)) for _ in range(2)]
+    runs = [Delivery(s, {"hook": h}, DeliveryConfig(), sleep=sleep)
+            for s, h in zip((a, b), hooks, strict=True)]  # fmt: skip
+    for run in runs:
+        for i in range(3):
+            run.submit(note(i))
+        await run.start()
+    await asyncio.wait_for(both_wait.wait(), WAIT)
+    assert sum(len(h.batches) for h in hooks) == 2  # two messages a minute, for both together
+    for run in runs:
+        await run.stop(timeout=0.1)
+    assert a.outbox.counts() == {"sent": 2, "pending": 4}
+    a.close()
+    b.close()
