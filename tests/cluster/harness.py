@@ -39,7 +39,10 @@ class Timing:
     max_moves: int = 12
 
 
-def rules_text(sim: Simulator, hook: str, dsn: str, n: int, replica: str, t: Timing) -> str:
+def rules_text(
+    sim: Simulator, hook: str, dsn: str, n: int, replica: str, t: Timing, port: int | None = None
+) -> str:
+    http = "{enabled: false}" if port is None else f'{{listen: "127.0.0.1:{port}"}}'
     subs = "\n".join(f"    - {key}" for key in accounts(n))
     return f"""
 version: 1
@@ -63,7 +66,7 @@ cluster:
   heartbeat: {t.heartbeat}s
   fence_margin: {t.fence_margin}s
   max_moves: {t.max_moves}
-http: {{enabled: false}}
+http: {http}
 notifiers:
   hook: {{type: webhook, url: "{hook}"}}
 delivery:
@@ -113,6 +116,7 @@ class Cluster:
         n: int,
         replicas: int,
         timing: Timing | None = None,
+        ports: list[int] | None = None,
     ) -> None:
         self.sim, self.dsn, self.folder, self.n = sim, dsn, folder, n
         self.timing = timing or Timing()
@@ -120,9 +124,12 @@ class Cluster:
         sink.respond = self.arrivals.respond
         self.names = [f"r{i}" for i in range(replicas)]
         self.paths = []
-        for name in self.names:
+        self.ports = ports
+        for i, name in enumerate(self.names):
             path = folder / f"{name}.yaml"
-            path.write_text(rules_text(sim, sink.url(), dsn, n, name, self.timing), "utf-8")
+            port = ports[i] if ports else None
+            text = rules_text(sim, sink.url(), dsn, n, name, self.timing, port)
+            path.write_text(text, "utf-8")
             self.paths.append(path)
         self.procs: dict[str, asyncio.subprocess.Process] = {}
         for key in accounts(n):
