@@ -283,13 +283,15 @@ class App:
         """Say where it connects, what it watches and where its state lives (INFO, once)."""
         cfg = self.config.source
         log.info("connecting to %s (REST %s)", source.ws_url, source.rest_url)
+        shared = " (shared by the cluster: this replica watches its shards)" if self.fence else ""
         log.info(
-            "watching %s, %s and %s over %d connection(s); %d rule(s)",
+            "watching %s, %s and %s over %d connection(s); %d rule(s)%s",
             _listing("subaccount", [str(s) for s in cfg.subaccounts]),
             _listing("parent subaccount", [str(s) for s in cfg.parent_subaccounts]),
             _listing("market", cfg.markets),
             source.connections,
             len(self.engine.rules),
+            shared,
         )
         if self._state is not None and self.config.state.backend == "postgresql":
             log.info("state in %s", self._state.path)  # the masked dsn

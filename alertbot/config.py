@@ -30,6 +30,12 @@ def _typed_notifiers(value: Any) -> Any:
     return value
 
 
+CLUSTER_NEEDS_PG = (
+    "a cluster needs the shared state of `state: {backend: postgresql, dsn: ...}`: the leases "
+    "live there, and a new owner reads the old owner's cursors there"
+)
+
+
 class Config(Strict):
     """The whole rules.yaml, typed: `alertbot.config_load` builds it, section by section."""
 
@@ -54,8 +60,5 @@ class Config(Strict):
     @model_validator(mode="after")
     def _cluster_store(self) -> Config:
         if self.cluster is not None and self.state.backend != "postgresql":
-            raise ValueError(
-                "cluster needs the shared state of `state: {backend: postgresql, dsn: ...}`: "
-                "the leases live there, and a new owner reads the old owner's cursors there"
-            )
+            raise ValueError(CLUSTER_NEEDS_PG)
         return self
