@@ -102,7 +102,7 @@ def _cluster(view: ClusterView) -> dict[str, Any]:
     """This replica's part of the cluster in the JSON body."""
     return {
         "replica": view.replica,
-        "holds_leases": view.store_ok or (view.last_round_age or 0.0) <= view.lease_ttl,
+        "holds_leases": view.last_round_age is not None and view.last_round_age <= view.lease_ttl,
         "shards_held": sorted(view.held),
         "shards": view.shards,
         "leader": view.leader,
