@@ -46,6 +46,9 @@ async def test_one_replica_takes_everything_and_alerts(sim, sink, tmp_path, pg_d
         assert body["cluster"]["holds_leases"] is True
         assert body["cluster"]["shards_held"] == [0, 1, 2, 3]
         assert body["cluster"]["leader"] is True
+        metrics = (await get(run.app.web.port, "/metrics")).body.decode()
+        assert "alertbot_cluster_shards_held 4.0" in metrics
+        assert "alertbot_cluster_leader 1.0" in metrics
     assert len(accounts(5)) == 5
 
 
