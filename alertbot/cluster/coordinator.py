@@ -79,7 +79,19 @@ class Coordinator:
                 self.sync(self.clock())  # a lapsing lease stops alerting on time
 
     async def round(self) -> None:
-        """One heartbeat: beat, renew, plan, release, acquire; a database error is survived."""
+        """One heartbeat, bounded: a database that stops answering is a lost one."""
+        try:
+            async with asyncio.timeout(self.config.lease_ttl - self.config.fence_margin):
+                await self._round()
+        except TimeoutError:
+            if self.store_ok or self.last_ok is None:
+                log.warning("lease store not answering: leases lapse at their fence")
+            self.store_ok = False
+            await self.store.close()
+        self.sync(self.clock())
+
+    async def _round(self) -> None:
+        """Beat, renew, plan, release, acquire; a database error is survived."""
         cfg, me, store = self.config, self.replica, self.store
         sent = self.clock()  # validity counts from before the statements are sent
         ttl, fence = cfg.lease_ttl, cfg.lease_ttl - cfg.fence_margin
@@ -125,7 +137,6 @@ class Coordinator:
             if self.store_ok or self.last_ok is None:
                 log.warning("lease store unreachable (%s): leases lapse at their fence", exc)
             self.store_ok = False
-        self.sync(self.clock())
 
     def sync(self, now: float) -> None:
         """Tell the source what it gained and lost (a lapsed lease is lost at its fence)."""

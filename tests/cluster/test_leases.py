@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import psycopg
 import pytest
 
@@ -217,3 +219,26 @@ async def test_the_fence_margin_covers_a_slow_clock(pg_dsn):
     finally:
         await dead.coordinator.store.close()
         await other.coordinator.store.close()
+
+
+async def test_a_database_that_stops_answering_is_a_lost_one():
+    async def silent(reader, writer):  # accepts, reads, never answers
+        await reader.read()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    cfg = ClusterConfig(shards=2, lease_ttl=2.0, heartbeat=0.5, fence_margin=1.0)
+    changes: list[tuple[set[int], set[int]]] = []
+    coordinator = Coordinator(
+        cfg,
+        LeaseStore(f"postgresql://postgres@127.0.0.1:{port}/x", connect_timeout=30),
+        lambda g, lo: changes.append((g, lo)),
+        replica="a",
+    )
+    try:
+        async with asyncio.timeout(5):  # bounded by lease_ttl - fence_margin, not by the server
+            await coordinator.round()
+        assert coordinator.store_ok is False
+    finally:
+        server.close()
+        await coordinator.store.close()
