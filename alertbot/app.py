@@ -364,6 +364,8 @@ class App:
         """
         events, fence, clock = self.events, self.fence, self.clock
         async for batch in source.batches():
+            if self._delivery is not None:  # held notifications fill state.buffer (a lost
+                await self._delivery.room()  # database): this batch waits, the socket too
             notes: list[Notification] = []
             process = self.engine.process  # per batch: a reload may have swapped the engine
             now = clock() if fence is not None else 0.0
@@ -377,8 +379,6 @@ class App:
                     if not event.data.get("catchup"):  # its `at` is when it really happened
                         self.latency.observe(max(0.0, self.clock() - event.at))
             self._commit(notes)
-            if self._delivery is not None:
-                await self._delivery.room()  # buffer full, database lost: the socket waits
 
     def _tick(self) -> None:
         """Let engine time pass; due notifications and changed rule state go to delivery."""

@@ -110,8 +110,10 @@ async def test_a_full_buffer_stops_taking_events_and_health_says_so(sim, sink, t
             assert any("taking no events" in r for r in body["reasons"])
             assert any("cannot reach PostgreSQL" in r for r in body["reasons"])
             later = sim.fill_order(sim.place_order(ACC, "BTC-USD", "SELL", 0.01, 60100))
-            await asyncio.sleep(0.5)  # time for the simulator to send it: it must not be taken
-            assert sum(run.app.events.values()) == taken
+            source = run.app._source
+            assert source is not None
+            await until(lambda: len(source.buffer) > 0, "the later fill's events, received")
+            assert sum(run.app.events.values()) == taken  # received, held, not taken
         finally:
             connections(pg_dsn, allowed=True)
         for fill in (held, later):  # back: the held one is saved and sent, the socket read on
