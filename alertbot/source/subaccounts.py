@@ -191,13 +191,16 @@ class Subaccounts:
     def forget(self, address: str, number: int, *, parent: bool) -> None:
         """Drop what is known of a subaccount (a parent: with its children): another owner now.
 
-        Fill and transfer ids stay remembered: seen once, never told again by this replica.
+        Its fill and transfer ids are forgotten too: an event the fence dropped was seen, not
+        told, and the next take-over must find it again over REST.
         """
         keys = {(address, number)}
         if parent:
             keys |= {(address, n) for n in self.accounts.families.pop((address, number), ())}
             self._parents_seen.discard((address, number))
         for key in keys:
+            self.fills.discard_tag(key)
+            self.transfers.discard_tag(key)
             acct = self.accounts.by_key.pop(key, None)
             if acct is None:
                 continue
@@ -289,7 +292,8 @@ class Subaccounts:
         except BAD_ITEM as exc:
             self._report("transfer", exc, item)
             return
-        if not self.transfers.add(f"{acct.address}/{acct.number}:{data['id']}"):
+        tag = (acct.address, acct.number)
+        if not self.transfers.add(f"{acct.address}/{acct.number}:{data['id']}", tag):
             return
         acct.transfer_mark = advance(acct.transfer_mark, data["height"], data["id"])
         if floor is None or (data["height"] is not None and data["height"] > floor):
@@ -343,7 +347,7 @@ class Subaccounts:
             except BAD_ITEM as exc:
                 self._report("fill", exc, item)
                 continue
-            if not self.fills.add(data["id"]):
+            if not self.fills.add(data["id"], (acct.address, number)):
                 continue
             owner = acct if number == acct.number else self.accounts.get(acct.address, number, None)
             owner.fill_mark = advance(owner.fill_mark, data["height"], data["id"])

@@ -222,7 +222,10 @@ async def test_the_fence_margin_covers_a_slow_clock(pg_dsn):
 
 
 async def test_a_database_that_stops_answering_is_a_lost_one():
+    writers: list[asyncio.StreamWriter] = []
+
     async def silent(reader, writer):  # accepts, reads, never answers
+        writers.append(writer)
         await reader.read()
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
@@ -240,5 +243,9 @@ async def test_a_database_that_stops_answering_is_a_lost_one():
             await coordinator.round()
         assert coordinator.store_ok is False
     finally:
-        server.close()
         await coordinator.store.close()
+        for writer in writers:
+            writer.close()
+            await writer.wait_closed()
+        server.close()
+        await server.wait_closed()

@@ -104,3 +104,27 @@ async def test_a_subaccount_handed_over_misses_nothing(sim, tmp_path):
             assert len(holders) == 1  # B's connection; A's unsubscribe reached the server
     finally:
         store.close()
+
+
+async def test_an_event_seen_after_the_fence_is_found_again_when_the_lease_returns(sim, tmp_path):
+    store = open_state(tmp_path / "state")
+    owned = {ONE}
+    try:
+        async with source_for(sim, store, owned) as a:
+            a.watch([ONE], [])
+            await first(a, lambda e: e.kind == "account" and e.data["subaccount"] == 1)
+            await asyncio.sleep(0)
+            a._save_cursors()  # the owner's last save before its fence
+            assert store.cursors.get(f"source/{ONE}") is not None
+            owned.discard(ONE)  # the fence passed: the app drops what the socket still brings
+            dropped = trade(sim, ONE)
+            async with asyncio.timeout(10):  # seen by the source (socket or REST), not told
+                while dropped not in a.normalizer.subs.fills:
+                    await asyncio.sleep(0.01)
+            a.unwatch([ONE], [])  # the coordinator's news comes a moment later
+            owned.add(ONE)  # the lease is back (the database answered again)
+            a.watch([ONE], [])
+            again = await first(a, fill_of(dropped))
+            assert again.data["catchup"] is True  # found over REST: not lost
+    finally:
+        store.close()
