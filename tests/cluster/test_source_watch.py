@@ -119,7 +119,7 @@ async def test_an_event_seen_after_the_fence_is_found_again_when_the_lease_retur
             owned.discard(ONE)  # the fence passed: the app drops what the socket still brings
             dropped = trade(sim, ONE)
             async with asyncio.timeout(10):  # seen by the source (socket or REST), not told
-                while dropped not in a.normalizer.subs.fills:
+                while dropped not in a.normalizer.subs.fills:  # noqa: ASYNC110 - bounded poll
                     await asyncio.sleep(0.01)
             a.unwatch([ONE], [])  # the coordinator's news comes a moment later
             owned.add(ONE)  # the lease is back (the database answered again)
