@@ -27,8 +27,13 @@ unit: $(STAMP)
 
 test: lint types unit
 
+# Issue 11's benchmarks in one go (about 10 minutes); docs/performance.md has each command alone.
 bench: $(STAMP)
-	$(BIN)/python bench/source_throughput.py
+	$(BIN)/python bench/wire_throughput.py --frames 20000 --rounds 5
+	$(BIN)/python bench/rules_throughput.py --frames 40000 --runs 5
+	$(BIN)/python bench/latency.py --rate 100 --seconds 10
+	$(BIN)/python bench/state_tail.py --batches 3000
+	$(BIN)/python bench/scale.py --sizes 1,1000,10000
 
 # The fault suite (docs/soak.md): not part of `make test`. SOAK_ARGS=--long for the real durations.
 soak: $(STAMP)

@@ -491,6 +491,7 @@ class App:
             unwritable=str(status.get("unwritable", "")),
             paused=bool(status.get("paused", False)),
             cluster=self.coordinator.view(self.clock()) if self.coordinator else None,
+            tracked={**(source.sizes() if source else {}), **self.engine.sizes()},
         )
 
 

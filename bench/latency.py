@@ -23,6 +23,7 @@ import orjson
 from alertbot.app import App
 from alertbot.config_load import parse_config
 from alertbot.sim import SimSettings, Simulator, load_scenario
+from alertbot.web.snapshot import LatencyRecorder
 
 ACC = "dydx199tqg4wdlnu4qjlxchpd7seg454937hjrknju4/0"
 
@@ -60,6 +61,29 @@ class Hook:
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
+
+
+class Samples(LatencyRecorder):
+    """The app's frame-to-decision recorder, keeping every sample (for percentiles)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.samples: list[float] = []
+
+    def observe(self, seconds: float) -> None:
+        """Record one decision's latency (frame received -> engine returned the alert)."""
+        super().observe(seconds)
+        self.samples.append(seconds * 1000)
+
+
+def percentiles(values: list[float]) -> str:
+    """p50, p99, max and mean of milliseconds."""
+    values = sorted(values)
+    p = lambda q: values[min(len(values) - 1, int(q * len(values)))]  # noqa: E731
+    return (
+        f"p50 {p(0.5):.2f}  p99 {p(0.99):.2f}  max {values[-1]:.2f}  "
+        f"mean {statistics.fmean(values):.2f}"
+    )
 
 
 def config_text(sim: Simulator, hook_port: int, state: str) -> str:
@@ -109,9 +133,11 @@ async def main() -> None:
         async with Simulator(load_scenario("basic"), settings) as sim:
             config = parse_config(config_text(sim, hook.port, state), "bench.yaml")
             app = App(config, config_path=Path(state) / "bench.yaml")
+            decisions = app.latency = Samples()
             bot = asyncio.create_task(app.run())
             await asyncio.sleep(1.0)  # connect and take the snapshots (not measured)
             hook.posts.clear()
+            decisions.samples.clear()
             hook.alerts, hook.expected = 0, int(args.rate * args.seconds)
             sent = await drive(sim, args.rate, args.seconds)
             await asyncio.wait_for(hook.all_in.wait(), 30)
@@ -123,16 +149,12 @@ async def main() -> None:
         for arrived, body in hook.posts
         for alert in orjson.loads(body)["alerts"]
     ]
-    latencies.sort()
-    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
     print(
         f"alerts: {sent} trades at {args.rate:.0f}/s for {args.seconds:.0f}s -> "
         f"{len(latencies)} alerts in {len(hook.posts)} POSTs"
     )
-    print(
-        f"frame -> webhook POST latency ms: p50 {p(0.5):.2f}  p99 {p(0.99):.2f}  "
-        f"max {latencies[-1]:.2f}  mean {statistics.fmean(latencies):.2f}"
-    )
+    print(f"frame -> engine decision latency ms: {percentiles(decisions.samples)}")
+    print(f"frame -> webhook POST latency ms:    {percentiles(latencies)}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """A full state volume (SQLite's max_page_count standing in for the disk): /healthz says so with
-the reason, nothing is lost, and everything held in memory is saved and sent once space returns."""
+the reason, nothing is lost: what cannot be saved is sent at once from memory, and saved (as
+sent) once space returns."""
 
 from __future__ import annotations
 
@@ -64,8 +65,8 @@ async def test_a_full_disk_turns_health_red_and_loses_nothing(sim, sink, tmp_pat
         body = json.loads(reply.body)
         assert any("state database cannot be written" in r for r in body["reasons"])
         assert any("full" in r for r in body["reasons"])  # SQLite: database or disk is full
+        await until(lambda: f"Fill {filled}" in fill_titles(sink), "the fill, sent from memory")
         conn.execute("PRAGMA max_page_count = 1073741823")  # space is back
-        await until(lambda: f"Fill {filled}" in fill_titles(sink), "the fill, once saved")
         async with asyncio.timeout(10):
             while reply.status != 200:
                 reply = await get(web.port, "/healthz")

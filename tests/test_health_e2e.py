@@ -84,6 +84,15 @@ async def test_health_follows_the_indexer_and_metrics_parse(tmp_path):
             if s.name == "alertbot_reconnects_total"
         )
         assert reconnects >= 1
+        tracked = {
+            s.labels["map"]: s.value
+            for f in text_string_to_metric_families(metrics)
+            for s in f.samples
+            if s.name == "alertbot_tracked_entries"
+        }
+        assert tracked["markets"] >= 1  # the source's maps, read at scrape time
+        assert tracked["subscriptions"] >= 1
+        assert "alert_identities" in tracked  # and the engine's
     finally:
         app.stop()
         await asyncio.wait_for(task, 15)

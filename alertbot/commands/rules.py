@@ -17,6 +17,8 @@ from alertbot.config_load import check_file, summary
 from alertbot.core.durations import format_duration, parse_duration
 from alertbot.core.errors import ConfigError
 from alertbot.core.model import iso_utc
+from alertbot.rules import Engine
+from alertbot.rules.index import explain
 from alertbot.rules.silences import SilenceError, SilenceStore
 from alertbot.rules.testing import default_tests_path, run_file
 from alertbot.state import StateStore, open_state
@@ -28,6 +30,9 @@ def register(subparsers: Any) -> None:
     """Add `check`, `test` and `silence` to the CLI's subparsers."""
     check = subparsers.add_parser("check", help="validate a rules file offline")
     config_arg(check)
+    check.add_argument(
+        "--explain", action="store_true", help="say which rules are indexed, and on what labels"
+    )
     check.set_defaults(handler=cmd_check)
     test = subparsers.add_parser("test", help="run rule unit tests (events in, alerts out)")
     config_arg(test)
@@ -68,6 +73,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{args.config}: {len(result.problems)} problem(s)", file=sys.stderr)
         return FAILED
     print(f"{args.config}: OK, {summary(result.config)}")
+    if getattr(args, "explain", False):
+        print("\n".join(explain(Engine(result.config).index)))
     return OK
 
 

@@ -27,10 +27,11 @@ from alertbot.core.secrets import mask
 from alertbot.core.tasks import Tasks
 from alertbot.notify.base import Notifier, SendResult, guarded_send
 from alertbot.notify.delivery_config import DeliveryConfig
+from alertbot.notify.held import Held, Key
 from alertbot.notify.outbox import dead_letter_note
 from alertbot.notify.ratelimit import TokenBucket
 from alertbot.state import StateError, StateWriteError
-from alertbot.state.api import DEAD, OutboxRow, StateChanges, StateStore
+from alertbot.state.api import DEAD, PENDING, SENT, OutboxRow, StateChanges, StateStore
 
 log = logging.getLogger("alertbot.delivery")
 IDLE_POLL = 5.0  # an idle worker re-reads the outbox this often (sees `alertbot outbox retry`)
@@ -60,6 +61,7 @@ class _Lane:
     bucket: TokenBucket | None
     backoff: Backoff
     rate: tuple[int, float] | None = None  # (messages, per): the limit, local or shared
+    local: TokenBucket | None = None  # a shared limit's stand-in while the database is lost
     stats: LaneStats = field(default_factory=LaneStats)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     blocked_until: float = 0.0  # retry backoff or Retry-After: nothing is sent before
@@ -92,6 +94,7 @@ class Delivery:
         self.lanes = {name: self._lane(name, n, now) for name, n in notifiers.items()}
         self.unknown_dead = 0  # notifications naming a notifier that is not configured
         self._spill: list[Notification] = []  # not yet written (disk full): retried
+        self._held = Held()  # the spill's outbox rows, sent from memory meanwhile
         self.unwritable_since: float | None = None  # writes failing since (health says so)
         self.unwritable_reason = ""
         self._unwritable_logged = -INF
@@ -136,26 +139,35 @@ class Delivery:
         changed = self._spill_changes.then(changes) if changes else self._spill_changes
         now = self._clock()
         woken: set[str] = set()
+        stored: dict[Key, int] = {}
         try:
             with self.store.transaction():
                 for note in batch:
-                    woken |= self._write(note, now)
+                    woken |= self._write(note, now, stored)
                 self.store.save(changed, now)
         except StateWriteError as exc:
             self._keep(batch, changed, exc)
             return
         self._spill, self._spill_changes = [], StateChanges()
         self._room.set()
+        self._held.written(stored)
         self._written_again()
         for name in woken:
             self.lanes[name].wake.set()
         self._maybe_purge(now)
 
-    def _write(self, note: Notification, now: float) -> set[str]:
+    def _write(self, note: Notification, now: float, stored: dict[Key, int]) -> set[str]:
         woken = set()
         for name in dict.fromkeys(note.notify or (NO_NOTIFIER,)):
+            settled = self._held.status_of(note, name)
+            if settled is not None:  # sent (or refused) from memory while the disk was full
+                status, error = settled
+                self.outbox.add(note, name, now, status=status, error=error)
+                if status == DEAD:
+                    woken |= self._report_dead([note], name, error, now)
+                continue
             if name in self.lanes:
-                self.outbox.add(note, name, now)
+                stored[(id(note), name)] = self.outbox.add(note, name, now)
                 woken.add(name)
                 continue
             known = ", ".join(sorted(self.lanes)) or "none"
@@ -178,6 +190,9 @@ class Delivery:
         if self.unwritable_since is None:
             self.unwritable_since = now
         self.unwritable_reason = mask(str(exc))
+        pairs = [(n, name) for n in batch for name in dict.fromkeys(n.notify) if name in self.lanes]
+        for name in self._held.hold(pairs, now):  # sent at once, from memory
+            self.lanes[name].wake.set()
         if now - self._unwritable_logged >= UNWRITABLE_LOG_EVERY:
             self._unwritable_logged = now
             log.error("cannot write the state database: %s; %d notification(s) held in memory "
@@ -299,7 +314,12 @@ class Delivery:
         self._save_acks(lane)
         lane.wake.clear()
         limit = max(1, int(lane.notifier.max_batch))
-        rows = self.outbox.due(lane.name, limit, lane.unsaved_sent)
+        try:
+            rows = self.outbox.due(lane.name, limit, lane.unsaved_sent)
+        except StateWriteError:  # the database is unreachable (PostgreSQL): reads fail too,
+            rows = []  # but what is held in memory still goes out
+        if not (rows and rows[0].solo):
+            rows += self._held.due(lane.name, limit - len(rows))
         if not rows:
             if self._draining and self._rest(lane):
                 return True  # a dead letter may still wake the fallback until all are done
@@ -317,6 +337,7 @@ class Delivery:
         elif (shared := self._shared_wait(lane)) > 0:
             await self._pause(shared)  # another replica spent the token: the rows stay claimed
             return False
+        self._held.sending(rows)
         self._settle(lane, rows, await self._attempt(lane, rows))
         return False
 
@@ -325,7 +346,16 @@ class Delivery:
         limits = self.store.rate_limits
         if limits is None or lane.rate is None:
             return 0.0
-        return limits.take(lane.name, *lane.rate)
+        try:
+            return limits.take(lane.name, *lane.rate)
+        except StateWriteError:  # the shared bucket is unreachable: this process keeps its own
+            now = self._clock()
+            if lane.local is None:
+                lane.local = TokenBucket(*lane.rate, now)
+            wait = lane.local.wait_time(now)
+            if wait == 0.0:
+                lane.local.take(now)
+            return wait
 
     def _wait_needed(self, lane: _Lane) -> float:
         now = self._clock()
@@ -360,16 +390,20 @@ class Delivery:
             lane.stats.sent += len(rows)
             lane.stats.messages += 1
             lane.backoff.attempts, lane.blocked_until = 0, 0.0
-            lane.unsaved_sent.update(row.id for row in rows)
+            stored = self._held.outcome(lane.name, rows, SENT)
+            lane.unsaved_sent.update(row.id for row in stored)
             self._save_acks(lane)
             return
         lane.stats.failed += 1
         lane.stats.last_error = mask(outcome.detail)
+        dead = outcome.permanent and len(rows) == 1
+        status, solo = (DEAD, False) if dead else (PENDING, outcome.permanent)
+        stored = self._held.outcome(lane.name, rows, status, mask(outcome.detail), solo=solo)
         try:
             if outcome.permanent:
-                self._refused(lane, rows, outcome.detail, now)
+                self._refused(lane, rows, stored, outcome.detail, now)
             else:
-                self._retry_later(lane, rows, outcome, now)
+                self._retry_later(lane, stored, outcome, now)
         except StateWriteError as exc:
             log.error("cannot record a failed delivery to %s: %s", lane.name, exc)
             lane.blocked_until = now + lane.backoff.next_delay()
@@ -385,14 +419,26 @@ class Delivery:
             return
         lane.unsaved_sent.clear()
 
-    def _refused(self, lane: _Lane, rows: list[OutboxRow], detail: str, now: float) -> None:
-        """A permanent error: alone, the row is dead; in a batch, each row is retried alone."""
+    def _refused(
+        self, lane: _Lane, rows: list[OutboxRow], stored: list[OutboxRow], detail: str, now: float
+    ) -> None:
+        """A permanent error: alone, the row is dead; in a batch, each row is retried alone.
+
+        `stored` are the rows of `rows` in the store (memory rows were settled by `Held`).
+        """
         if len(rows) > 1:
             log.warning("%s refused a batch of %d; sending them one by one: %s",
                         lane.notifier.describe(), len(rows), mask(detail))  # fmt: skip
-            self.outbox.mark_solo([row.id for row in rows], detail, now)
+            if stored:
+                self.outbox.mark_solo([row.id for row in stored], detail, now)
             return
-        self._give_up(lane, rows, f"refused: {detail}", now)
+        if stored:
+            self._give_up(lane, stored, f"refused: {detail}", now)
+            return
+        lane.stats.dead += 1
+        what = lane.notifier.describe()
+        log.error("dead letter: 1 notification to %s (recorded once the state database "
+                  "can be written): refused: %s", what, mask(detail))  # fmt: skip
 
     def _honoured(self, retry_after: float | None) -> float | None:
         """A service's Retry-After as delivery waits it: finite, non-negative and capped."""
@@ -475,6 +521,7 @@ class Delivery:
                 (v["oldest_pending_age"] for v in lanes.values()), default=0.0
             ),
             "spilled": len(self._spill),
+            "held": len(self._held),
             "unwritable": self.unwritable_reason if self.unwritable_since is not None else "",
             "paused": self.paused,
             "unknown_dead": self.unknown_dead,

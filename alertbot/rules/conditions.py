@@ -262,22 +262,25 @@ class ChangeRule(LevelRule):
         return f"{self.of} changed {amount} within {format_duration(self.within)}"
 
     def handle(self, event: Event, now: float) -> None:
-        """Record the sample, then evaluate `when` and the change together."""
+        """Filter first: only an event that passes `when` is a sample (window, key, state)."""
         self.stats.events += 1
         value = event.data.get(self.of)
         if not isinstance(value, int | float) or isinstance(value, bool):
             self.stats.missing_field += 1
             self._warn_once(self.of, "field {} is missing or not a number")
             return
+        if self.when is not None and not self.test(self.when, event.data):
+            if self.alerts:  # an alert of this identity stops holding; nothing else is kept
+                self._filtered_out(event, now)
+            return
         key = key_of(self.fields[event.kind], event)
         window = self.windows.get(key)
         if window is None:
             window = self.windows[key] = Window()
         window.push(now, float(value))
-        when_held = self.when is None or self.test(self.when, event.data)
-        self.when_held[key] = when_held
+        self.when_held[key] = True
         self.dirty.add(key)
-        holds = when_held and self._moved(window, now)
+        holds = self._moved(window, now)
         if holds:
             self.stats.matched += 1
         alert = self.alerts.get(key)
@@ -286,6 +289,18 @@ class ChangeRule(LevelRule):
         alert = alert or self.new_alert(key, event)
         alert.event = event
         self.observe(alert, self.holds_on(alert, event, holds), now)
+        self.sink.wake(now + self.within)
+
+    def _filtered_out(self, event: Event, now: float) -> None:
+        """`when` is false for an identity with an alert: the alert stops holding."""
+        key = key_of(self.fields[event.kind], event)
+        alert = self.alerts.get(key)
+        if alert is None:
+            return
+        self.when_held[key] = False
+        self.dirty.add(key)
+        alert.event = event
+        self.observe(alert, self.holds_on(alert, event, False), now)
         self.sink.wake(now + self.within)
 
     def _moved(self, window: Window, now: float) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from typing import Any
 
 from alertbot.core.errors import ConfigError, Problem
@@ -14,8 +13,10 @@ from alertbot.core.model import RESOLVED, AlertChange, AlertSummary, Event, Noti
 from alertbot.rules.build import build_rule, digest
 from alertbot.rules.config import DEFAULT_INHIBIT, RuleSet, expand_kinds
 from alertbot.rules.grouping import Grouper, Member
+from alertbot.rules.index import RuleIndex
 from alertbot.rules.inhibit import Inhibitor
 from alertbot.rules.lifecycle import FIRING, INACTIVE, Alert
+from alertbot.rules.oneoff import EventRule
 from alertbot.rules.render import notification, summarize
 from alertbot.rules.runtime import INF, MAX_STRIKES, RuleRuntime, RuleStats
 from alertbot.rules.silences import SilenceStore
@@ -42,9 +43,11 @@ class AlertView:
 
 
 class Engine:
-    """Rules indexed by event kind; alert lifecycles, grouping, silences and inhibition."""
+    """Rules indexed by event kind and labels; alert lifecycles, grouping, silences, inhibition."""
 
-    def __init__(self, config: RuleSet, *, silences: SilenceStore | None = None) -> None:
+    def __init__(
+        self, config: RuleSet, *, silences: SilenceStore | None = None, indexed: bool = True
+    ) -> None:
         problems = semantic_problems(config)
         if problems:
             raise ConfigError([Problem("rules", 0, 0, key, msg) for key, msg in problems])
@@ -54,7 +57,10 @@ class Engine:
         self.by_name = {rt.name: rt for rt in self.rules}
         self.digests = {rt.name: digest(rt) for rt in self.rules}
         self.stats: dict[str, RuleStats] = {rt.name: rt.stats for rt in self.rules}
-        self._by_kind: dict[str, tuple[RuleRuntime, ...]] = {k: self._index(k) for k in KINDS}
+        self.index = RuleIndex(self.rules, indexed=indexed)  # indexed=False: the reference
+        self._routes = self.index.routes
+        for kind in KINDS:
+            self.index.route(kind)
         self._resolvers: dict[str, tuple[RuleRuntime, ...]] = {
             k: tuple(rt for rt in self.rules if k in _resolve_kinds(rt)) for k in KINDS
         }
@@ -68,8 +74,12 @@ class Engine:
         self._carried: list[RuleStateChange] = []  # forgets and a replaced engine's changes
         self._carried_history: list[AlertChange] = []
 
-    def _index(self, kind: str) -> tuple[RuleRuntime, ...]:
-        return tuple(rt for rt in self.rules if any(fnmatchcase(kind, p) for p in rt.cfg.on))
+    def sizes(self) -> dict[str, int]:
+        """Alert identities and remembered occurrence ids (keyed by server data), for /metrics."""
+        return {
+            "alert_identities": sum(len(rt.alerts) for rt in self.rules),
+            "occurrence_ids": sum(len(rt.seen) for rt in self.rules if isinstance(rt, EventRule)),
+        }
 
     # -- the Sink protocol: what rules report --------------------------------------------
 
@@ -98,7 +108,8 @@ class Engine:
         if rule.name in self.disabled:
             return
         self.disabled[rule.name] = reason
-        self._by_kind = {k: tuple(r for r in v if r is not rule) for k, v in self._by_kind.items()}
+        self.index = self.index.without(rule)
+        self._routes = self.index.routes
         self._resolvers = {
             k: tuple(r for r in v if r is not rule) for k, v in self._resolvers.items()
         }
@@ -124,11 +135,11 @@ class Engine:
         if not self._started:
             self._start(now)
         out = self._advance(now) if now >= self._wake else []
-        rules = self._by_kind.get(event.kind)
-        if rules is None:
-            rules = self._by_kind[event.kind] = self._index(event.kind)
-            self._resolvers[event.kind] = ()
-        for rt in rules:
+        route = self._routes.get(event.kind)
+        if route is None:
+            route = self.index.route(event.kind)
+            self._resolvers.setdefault(event.kind, ())
+        for rt in route.match(event.data):
             rt.handle(event, now)
         for rt in self._resolvers[event.kind]:
             rt.resolve_by(event, now)

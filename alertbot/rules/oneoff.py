@@ -25,6 +25,8 @@ from alertbot.rules.runtime import (
     own_ids,
 )
 
+MAX_SEEN = 100_000  # occurrence ids remembered per rule (the source de-duplicates ids too)
+
 
 class EventRule(RuleRuntime):
     """One-off events (a fill): one notification per occurrence identity, never a resolve."""
@@ -58,6 +60,8 @@ class EventRule(RuleRuntime):
                 self.stats.duplicates += 1
                 return
             self.seen[dedup] = now
+            if len(self.seen) > MAX_SEEN:  # a flood of ids: the oldest go before dedup_window
+                self.dirty.add(self.seen.popitem(last=False)[0])
         else:  # no id: every match is its own occurrence; the key only names it while untold
             self._serial += 1
             dedup = (kind, key, ("#", now, self._serial))

@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
@@ -15,12 +15,13 @@ from alertbot.core.durations import format_duration
 from alertbot.core.events import natural_key
 from alertbot.core.model import AlertChange, Event, Severity
 from alertbot.rules.config import FlappingConfig, RuleConfig, expand_kinds
-from alertbot.rules.expr import _GLOBALS, OverBudget, compile_expression
+from alertbot.rules.expr import OverBudget, compile_expression
 from alertbot.rules.lifecycle import FIRING, INACTIVE, PENDING, Alert, Key, Lifecycle
 from alertbot.rules.templates import Template
 
 log = logging.getLogger(__name__)
 INF = float("inf")
+Condition = Callable[[Mapping[str, Any]], Any]  # a compiled `when` (see expr.compile_expression)
 # Fields that make each occurrence distinct (one-off dedup; dropped from aggregate identities).
 OWN_IDS: dict[str, tuple[str, ...]] = {
     "fill": ("id",),
@@ -139,8 +140,8 @@ class RuleRuntime:
     def __init__(self, cfg: RuleConfig, settings: Settings, sink: Sink) -> None:
         self.cfg, self.name, self.settings, self.sink = cfg, cfg.name, settings, sink
         self.kinds = expand_kinds(cfg.on)
-        self.when = compile_expression(cfg.when).code if cfg.when else None
-        self.resolve_when = compile_expression(cfg.resolve_when).code if cfg.resolve_when else None
+        self.when = compile_expression(cfg.when).fn if cfg.when else None
+        self.resolve_when = compile_expression(cfg.resolve_when).fn if cfg.resolve_when else None
         self.lifecycle = Lifecycle(cfg.for_, settings.flapping)
         self.alerts: dict[Key, Alert] = {}
         self.fields = {k: identity_fields(cfg, k, self.aggregate) for k in self.kinds}
@@ -167,10 +168,10 @@ class RuleRuntime:
         """Evaluate one event of a matching kind."""
         raise NotImplementedError
 
-    def test(self, code: Any, data: dict[str, Any]) -> bool:
+    def test(self, condition: Condition, data: dict[str, Any]) -> bool:
         """Truth of a compiled expression; a missing field or an error counts as false."""
         try:
-            return bool(eval(code, _GLOBALS, data))  # validated subset, no builtins
+            return bool(condition(data))  # validated subset, no builtins
         except Exception as exc:  # a bad value must not stop the loop
             self.failed(exc)
         return False
@@ -316,7 +317,7 @@ class LevelRule(RuleRuntime):
         holds = True
         if self.when is not None:
             try:  # `test` inlined: this line runs for every event of every level rule
-                holds = bool(eval(self.when, _GLOBALS, event.data))
+                holds = bool(self.when(event.data))
             except Exception as exc:  # counted and logged once, never raised
                 self.failed(exc)
                 holds = False

@@ -8,6 +8,7 @@ from typing import Any
 
 from alertbot.source.numbers import BAD_ITEM, BadValue, num
 
+MAX_LEVELS = 20_000  # per side; real books hold hundreds, so more is a hostile server
 BadLevel = Callable[[Exception, Any], None]  # told about each level it could not apply
 Top = tuple[float | None, float | None, float | None, float | None]
 
@@ -31,6 +32,8 @@ class BookSide:
                 self.cached = None
             return
         if price not in levels:
+            if len(levels) >= MAX_LEVELS:
+                raise BadValue(f"more than {MAX_LEVELS} levels on one side")
             heappush(self.heap, self.sign * price)
             if len(self.heap) > 2 * len(levels) + 64:
                 self._compact()

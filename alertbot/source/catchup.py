@@ -107,8 +107,7 @@ def _floor(base: Any, mark: tuple[int, set[str]] | None) -> int | None:
 
 def _restore_orders(subs: Subaccounts, acct: Account, value: dict[str, Any]) -> None:
     for order_id, saved in (value.get("orders") or {}).items():
-        order = Order(dict(saved["f"]))
-        order.emitted.update(saved.get("e") or ())
+        order = Order(dict(saved["f"]), frozenset(saved.get("e") or ()))
         subs.orders.by_id[order_id] = order
     for order_id in value.get("done") or ():
         order = Order({"status": "FILLED", "address": acct.address, "subaccount": acct.number})

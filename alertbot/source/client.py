@@ -502,7 +502,10 @@ class IndexerSource:
             elif action.kind == "slow_down":
                 self._pacers[action.conn].slow_down()
             elif action.kind == "reconcile":
-                self._spawn(self._reconcile_conn(action.conn), f"alertbot-reconcile-{action.conn}")
+                self._spawn(
+                    self._reconcile_conn(action.conn, action.sub),
+                    f"alertbot-reconcile-{action.conn}",
+                )
 
     def _restart(self, action: Action) -> None:
         ws = self._sockets.get(action.conn)
@@ -522,11 +525,11 @@ class IndexerSource:
         for index, state in sorted(self.feed.conns.items()):
             used = sum(1 for s in state.subs.values() if s.sub.channel == channel)
             if index != action.conn and used < self.caps[channel]:
-                self.feed.assign(index, action.sub, now)
+                self.feed.assign(index, action.sub, now, lapsed_since=now)
                 log.info("moved %s to connection %d", action.sub.key, index)
                 return
         index = max(self.feed.conns) + 1
-        self.feed.assign(index, action.sub, now)
+        self.feed.assign(index, action.sub, now, lapsed_since=now)
         self.feed.assign(index, Subscription("v4_block_height", None, action.sub.batched), now)
         log.info(
             "opening connection %d for %s (server cap %s)",
@@ -553,13 +556,16 @@ class IndexerSource:
                 self._save_cursors()
 
     def _update_polling(self, now: float) -> list[Event]:
-        down = self.feed.down_for(now)
-        worst = max(down.values(), default=0.0)
+        """Poll REST while a socket is down, or a subscription is unwatched on a live one."""
+        down = max(self.feed.down_for(now).values(), default=0.0)
+        lapsed = max(self.feed.lapsed_for(now).values(), default=0.0)
+        worst = max(down, lapsed)
         polling = self.config.polling
         should = polling.enabled and worst >= polling.after
         if should == self.polling or self._scheduler is None:
             return []
         self.polling = should
+        why = "socket down" if down >= polling.after else "subscription unwatched"
         if should:  # the first round now, then every interval until the socket is back
             self._scheduler.add_job(
                 self._poll,
@@ -572,35 +578,41 @@ class IndexerSource:
                 replace_existing=True,
             )
             log.warning(
-                "socket down for %s: polling REST every %s",
+                "%s for %s: polling REST every %s",
+                why,
                 format_duration(worst),
                 format_duration(polling.interval),
             )
         else:
             self._scheduler.remove_job("source-poll")
-            log.info("socket back: polling stopped")
-        data = {
-            "active": should,
-            "down_for": worst,
-            "reason": "socket down" if should else "socket back",
-        }
+            log.info("everything watched again: polling stopped")
+            why = "socket back"
+        data = {"active": should, "down_for": worst, "reason": why}
         return [Event("source.polling", now, data)]
 
     async def _poll(self) -> None:
-        """One polling round for what the down connections carry."""
+        """One polling round for what the down connections carry and the unwatched accounts."""
         now = self.clock()
         down = self.feed.down_for(now)
-        subs = self._account_subs(down)
-        events = await self.sync.accounts(subs, deep=True, origin="poll")
-        if any(self._carries(i, "v4_markets") or self._carries(i, "v4_block_height") for i in down):
+        lapsed = [self.feed.conn(i).subs.get(key) for i, key in self.feed.lapsed_for(now)]
+        subs = dict.fromkeys(self._account_subs(down))
+        for state in lapsed:
+            if state and state.sub.channel in ACCOUNT_CHANNELS and state.sub.id is not None:
+                subs[(state.sub.channel, state.sub.id)] = None
+        events = await self.sync.accounts(list(subs), deep=True, origin="poll")
+        market_wide = ("v4_markets", "v4_block_height")
+        if any(self._carries(i, c) for i in down for c in market_wide) or any(
+            s is not None and s.sub.channel in market_wide for s in lapsed
+        ):
             events += await self.sync.markets_and_height()
         if events:
             await self._emit(events)
 
-    async def _reconcile_conn(self, index: int) -> None:
-        """After a reconnect: what happened while away (fills, cancels) comes from REST."""
+    async def _reconcile_conn(self, index: int, sub: Subscription | None = None) -> None:
+        """After a reconnect or a resubscribe: what happened meanwhile (fills, cancels), by REST."""
         await asyncio.sleep(self.config.reconcile_delay)
-        events = await self.sync.accounts(self._account_subs([index]), deep=True)
+        subs = [(sub.channel, sub.id)] if sub and sub.id else self._account_subs([index])
+        events = await self.sync.accounts(subs, deep=True)
         if events:
             await self._emit(events)
 
@@ -616,6 +628,10 @@ class IndexerSource:
             for s in self.feed.conn(i).subs.values()
             if s.sub.channel in ACCOUNT_CHANNELS and s.sub.id is not None
         ]
+
+    def sizes(self) -> dict[str, int]:
+        """Entries of the source's maps keyed by server data, for /metrics."""
+        return {**self.feed.normalizer.sizes(), **self.feed.sizes()}
 
     def _carries(self, index: int, channel: str) -> bool:
         return any(s.sub.channel == channel for s in self.feed.conn(index).subs.values())

@@ -43,10 +43,10 @@ class BackoffConfig(Strict):
 
 
 class PollingConfig(Strict):
-    """REST polling while the WebSocket is down."""
+    """REST polling while a WebSocket is down or an account subscription is unwatched on one."""
 
     enabled: bool = True
-    after: Duration = 30.0  # socket down this long before polling starts
+    after: Duration = 30.0  # down (or unwatched) this long before polling starts
     interval: PositiveDuration = 10.0
 
 

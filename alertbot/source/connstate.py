@@ -30,6 +30,7 @@ class SubState:
     retry_at: float = 0.0
     messages: int = 0  # snapshots and updates received, for metrics
     update: Any = None  # the normalizer's handler for this channel (hot path), set on first use
+    lapsed_since: float | None = None  # unwatched on a live socket (refused, waiting, moved)
 
 
 @dataclass

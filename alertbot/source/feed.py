@@ -24,7 +24,10 @@ from alertbot.source.normalize import Normalizer
 from alertbot.source.numbers import BAD_ITEM
 from alertbot.source.problems import ProblemLog, shape
 from alertbot.source.server_errors import ServerErrors
-from alertbot.source.subscriptions import Subscription, key_of
+from alertbot.source.subscriptions import ACCOUNT_CHANNELS, Subscription, key_of
+
+MAX_SUBS = 1_000  # per connection; the server's own caps are 256 subaccounts and 32 per channel
+UNWATCHED = (WAITING, REJECTED)  # a subscription in these states gets no updates
 
 
 class Feed:
@@ -72,11 +75,17 @@ class Feed:
             self.conns[index] = state
         return state
 
-    def assign(self, index: int, sub: Subscription, now: float = 0.0) -> None:
-        """Make `sub` part of connection `index` (subscribed at its next `connected`)."""
+    def assign(
+        self, index: int, sub: Subscription, now: float = 0.0, lapsed_since: float | None = None
+    ) -> None:
+        """Make `sub` part of connection `index` (subscribed at its next `connected`).
+
+        `lapsed_since` carries a subscription that went unwatched elsewhere (a move): its first
+        snapshot is followed by a REST reconciliation of what happened in between.
+        """
         state = self.conn(index, now)
         self.dropped.discard(sub.key)
-        index_sub(state, SubState(sub))
+        index_sub(state, SubState(sub, lapsed_since=lapsed_since))
         if state.up:
             self.actions.append(Action("subscribe", index, sub))
 
@@ -192,6 +201,10 @@ class Feed:
         """Logged with the message's shape, not its content (it may hold account data)."""
         self.problems(f"message that could not be handled ({type(exc).__name__})", shape(msg))
 
+    def sizes(self) -> dict[str, int]:
+        """Entries of the feed's maps keyed by server data, for /metrics (each is bounded)."""
+        return {"subscriptions": sum(len(s.subs) for s in self.conns.values())}
+
     @property
     def messages(self) -> dict[str, int]:
         """Messages received per channel (every connection), for metrics."""
@@ -211,6 +224,7 @@ class Feed:
         state.attempts = 0
         state.last_code = code
         for sub in state.subs.values():
+            sub.lapsed_since = None  # the reconnect's reconciliation covers the whole connection
             if sub.status in (PENDING, ACTIVE):
                 sub.status = WANTED
         data = {"conn": index, "code": code, "reason": reason, "uptime": now - state.connected_at}
@@ -231,10 +245,25 @@ class Feed:
                 events.append(Event("feed.stale", now, {"conn": state.index, "silence": silence}))
                 self.actions.append(Action("reconnect", state.index, reason="stale feed"))
             for sub in state.subs.values():
+                if sub.status in UNWATCHED and sub.lapsed_since is None:
+                    sub.lapsed_since = now
                 if sub.status == WAITING and sub.retry_at <= now:
                     sub.status = WANTED
                     self.actions.append(Action("subscribe", state.index, sub.sub))
         return events
+
+    def lapsed_for(self, now: float) -> dict[tuple[int, str], float]:
+        """Subscriptions unwatched on a live socket (refused or waiting to retry), and for how long.
+
+        The REST fallback covers them as it covers a socket that is down.
+        """
+        return {
+            (state.index, key): now - sub.lapsed_since
+            for state in self.conns.values()
+            if state.up
+            for key, sub in state.subs.items()
+            if sub.lapsed_since is not None and sub.status != ACTIVE
+        }
 
     def down_for(self, now: float) -> dict[int, float]:
         """How long each connection that is down has been down."""
@@ -274,6 +303,8 @@ class Feed:
         if found is None and key in self.dropped:
             return None
         if found is None:  # replay, or a subscription the server kept: follow it all the same
+            if len(state.subs) >= MAX_SUBS:  # ...unless a server invents them by the thousand
+                raise ValueError("too many subscriptions on one connection")
             sub_id = None if key == channel else msg.get("id")
             found = index_sub(state, SubState(Subscription(channel, sub_id), WANTED))
         return found
@@ -284,6 +315,10 @@ class Feed:
             return []
         sub.status, sub.failures = ACTIVE, 0
         sub.messages += 1
+        if sub.lapsed_since is not None:  # the snapshot holds no fills: ask REST what was missed
+            sub.lapsed_since = None
+            if sub.sub.channel in ACCOUNT_CHANNELS:
+                self.actions.append(Action("reconcile", state.index, sub.sub, "resubscribed"))
         return self.normalizer.snapshot(
             sub.sub.channel, sub.sub.id, msg.get("contents"), now, state.index
         )

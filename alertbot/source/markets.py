@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from alertbot.source.numbers import count, num, opt_num
+from alertbot.source.numbers import BadValue, count, num, opt_num
+
+MAX_MARKETS = 2_000  # dYdX lists a few hundred; more is a hostile or broken server
 
 # Indexer key -> (attribute, parser). `trading` diffs carry any subset of these (plus `id`).
 _FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
@@ -97,12 +99,17 @@ class Markets:
         """The market, or None when v4_markets has not mentioned it yet."""
         return self.by_ticker.get(ticker)
 
+    def _new(self, ticker: str) -> Market:
+        """A market first mentioned now; past MAX_MARKETS a server is flooding us: refused."""
+        if len(self.by_ticker) >= MAX_MARKETS:
+            raise BadValue(f"more than {MAX_MARKETS} markets")
+        market = self.by_ticker[ticker] = Market(ticker)
+        return market
+
     def merge(self, ticker: str, entry: dict[str, Any]) -> tuple[Market, bool]:
         """Apply a full entry or a `trading` diff; says whether price or margins changed."""
         parsed = parse_entry(entry)
-        market = self.by_ticker.get(ticker)
-        if market is None:
-            market = self.by_ticker[ticker] = Market(ticker)
+        market = self.by_ticker.get(ticker) or self._new(ticker)
         before = (market.oracle_price, market.imf, market.mmf)
         for attr, value in parsed:
             setattr(market, attr, value)
@@ -111,9 +118,7 @@ class Markets:
     def set_price(self, ticker: str, price: Any) -> tuple[Market, bool]:
         """Apply one `oraclePrices` entry's price; says whether it changed."""
         value = num(price)
-        market = self.by_ticker.get(ticker)
-        if market is None:
-            market = self.by_ticker[ticker] = Market(ticker)
+        market = self.by_ticker.get(ticker) or self._new(ticker)
         changed = market.oracle_price != value
         market.oracle_price = value
         return market, changed

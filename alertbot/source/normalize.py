@@ -195,6 +195,22 @@ class Normalizer:
             "REST height", lambda: self._block_snapshot(None, body, now, REST, None), body
         )
 
+    def sizes(self) -> dict[str, int]:
+        """Entries of every map keyed by server data, for /metrics (each has a bound)."""
+        subs = self.subs
+        return {
+            "markets": len(self.markets.by_ticker),
+            "books": len(self.books),
+            "book_levels": sum(
+                len(b.bids.levels) + len(b.asks.levels) for b in self.books.values()
+            ),
+            "orders": len(subs.orders.by_id),
+            "accounts": len(subs.accounts.by_key),
+            "positions": sum(len(a.positions) for a in subs.accounts.by_key.values()),
+            "fill_ids": len(subs.fills),
+            "transfer_ids": len(subs.transfers),
+        }
+
     def tracked_orders(self, address: str, number: int) -> list[str]:
         """Ids of non-final orders we know, for GET /orders/{id} when they leave a snapshot."""
         return self.subs.orders.tracked(address, number)

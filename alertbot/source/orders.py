@@ -19,6 +19,7 @@ _STATUS_KIND = {
 }
 _TRIGGERED_TO = frozenset({"OPEN", "BEST_EFFORT_OPENED", "FILLED"})
 KEEP_FINAL = 50_000  # final orders remembered so a later snapshot or REST body cannot re-alert
+FINAL_KEYS = ("order_id", "status", "address", "subaccount", "ticker")  # all a final order keeps
 
 # Indexer key -> (event field, parser). Remove messages carry only a few of these: merge.
 _KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
@@ -72,9 +73,9 @@ class Order:
 
     __slots__ = ("emitted", "fields")
 
-    def __init__(self, fields: dict[str, Any]) -> None:
+    def __init__(self, fields: dict[str, Any], emitted: frozenset[str] = frozenset()) -> None:
         self.fields = fields
-        self.emitted: set[str] = set()
+        self.emitted = emitted  # immutable: the empty one is shared by every order without any
 
 
 def _blank(order_id: str, address: str, subaccount: int) -> dict[str, Any]:
@@ -166,11 +167,12 @@ class Orders:
         fields["status"] = status
         size = fields["size"]
         fields["remaining"] = None if size is None else max(size - fields["total_filled"], 0.0)
-        if status in FINAL:
-            self._remember_final(order_id)
         if fields["type"] in PROTECTIVE and fields["ticker"] is not None:
             self._index(order_id, fields)
-        return self._emit(order, kinds, silent)
+        changes = self._emit(order, kinds, silent)
+        if status in FINAL:
+            self._remember_final(order_id, order)
+        return changes
 
     def _index(self, order_id: str, fields: dict[str, Any]) -> None:
         """Keep `protective` in step with one stop or take-profit order."""
@@ -196,14 +198,19 @@ class Orders:
     ) -> list[tuple[str, dict[str, Any]]]:
         """Skip transitions already emitted; one data dict shared by this message's events."""
         fresh = [k for k in kinds if k not in order.emitted]
-        order.emitted.update(kinds)
+        if fresh:
+            order.emitted = order.emitted.union(fresh)
         if silent or not fresh:
             return []
         data = dict(order.fields)
         return [(f"order.{k}", data) for k in fresh]
 
-    def _remember_final(self, order_id: str) -> None:
-        """Bound memory: forget the oldest final orders beyond keep_final."""
+    def _remember_final(self, order_id: str, order: Order) -> None:
+        """Bound memory: a final order keeps only what later messages are checked against, and
+        the oldest final orders beyond keep_final are forgotten."""
+        fields = order.fields
+        order.fields = {key: fields[key] for key in FINAL_KEYS}
+        order.emitted = frozenset()
         finals = self._finals
         finals.append(order_id)
         while len(finals) > self._keep_final:

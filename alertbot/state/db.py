@@ -24,6 +24,10 @@ from alertbot.core.errors import AlertbotError
 
 DB_FILE = "alertbot.db"
 BUSY_TIMEOUT_MS = 5000  # `alertbot outbox retry` may write while `alertbot run` holds the lock
+# The write-ahead log is checkpointed every WAL_PAGES pages (SQLite's default, 1000, is 4 MiB: a
+# small volume fills before it is reached) and truncated to WAL_BYTES after each checkpoint.
+WAL_PAGES = 256
+WAL_BYTES = 1 << 20
 
 # Error codes that a retry may cure (the data is kept and written later).
 _RETRYABLE = {"SQLITE_FULL", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_READONLY"}
@@ -35,6 +39,10 @@ class StateError(AlertbotError):
 
 class StateWriteError(StateError):
     """A write failed for a reason that may pass (disk full, I/O error, locked): keep and retry."""
+
+
+class DiskFull(StateWriteError):
+    """The volume (or the database's page cap) is full: the write-ahead log gives space back."""
 
 
 def _code(exc: sqlite3.Error) -> str:
@@ -102,6 +110,8 @@ class StateDB:
             mode = self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             self.conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
             self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self.conn.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES}")
+            self.conn.execute(f"PRAGMA journal_size_limit={WAL_BYTES}")
         except sqlite3.Error as exc:
             raise self._error("cannot open", exc) from None
         if str(mode).lower() != "wal":
@@ -147,12 +157,25 @@ class StateDB:
         try:
             yield
             self._run("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             if self.conn.in_transaction:
                 self.conn.rollback()
+            if isinstance(exc, DiskFull):
+                self.reclaim()
             raise
         finally:
             self._depth = 0
+
+    def reclaim(self) -> bool:
+        """Checkpoint and truncate the write-ahead log, giving its space back to a full disk.
+
+        Without it the log only grows while writes fail, and takes any space that is freed.
+        """
+        try:
+            busy = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        except sqlite3.Error:
+            return False
+        return not busy
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         """Run one statement that writes; errors become StateError / StateWriteError."""
@@ -180,10 +203,15 @@ class StateDB:
         try:
             return self.conn.execute(sql, params)
         except sqlite3.Error as exc:
-            raise self._error("cannot write", exc) from None
+            error = self._error("cannot write", exc)
+            if isinstance(error, DiskFull) and not self._depth:
+                self.reclaim()  # a write of its own (a transaction reclaims at its end)
+            raise error from None
 
     def _error(self, what: str, exc: sqlite3.Error) -> StateError:
         code = _code(exc)
+        if code == "SQLITE_FULL":
+            return DiskFull(f"{what} state database {self.path}: {exc} ({code})")
         if code in _RETRYABLE:
             return StateWriteError(f"{what} state database {self.path}: {exc} ({code})")
         if code in {"SQLITE_NOTADB", "SQLITE_CORRUPT"}:

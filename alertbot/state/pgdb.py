@@ -137,7 +137,20 @@ class PgDB:
             return conn.execute(sql, params).fetchall()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one statement that writes; return its row count."""
+        """Run one statement that writes; return its row count.
+
+        Alone, after a healthy spell, a failure is tried once more at once on a fresh
+        connection: a session ended a moment ago may not read as closed yet at checkout. The
+        statements run this way (marks, upserts, deletes) may run twice without harm.
+        """
+        if self._conn is None and self.lost_since is None:
+            try:
+                return self._execute(sql, params)
+            except StateWriteError:
+                self._retry_at = 0.0
+        return self._execute(sql, params)
+
+    def _execute(self, sql: str, params: Sequence[Any]) -> int:
         with self._statement() as conn:
             return conn.execute(sql, params).rowcount
 
@@ -160,8 +173,8 @@ class PgDB:
         now = self._clock()
         if now < self._retry_at:
             raise StateWriteError(
-                f"PostgreSQL state {self.where} unreachable, next try in "
-                f"{self._retry_at - now:.1f}s: {self._last_error}"
+                f"cannot reach PostgreSQL state {self.where} (next try in "
+                f"{self._retry_at - now:.1f}s): {self._last_error}"
             )
 
     def _failed(self, exc: psycopg.Error) -> StateError:

@@ -96,6 +96,14 @@ def _counters(snap: Snapshot) -> Iterator[Metric]:
         "Distinct reasons of skipped frames kept in memory (bounded; a flood shares one).",
         snap.problem_reasons,
     )
+    yield _labelled(
+        GaugeMetricFamily(
+            "alertbot_tracked_entries",
+            "Entries kept in memory per map keyed by server data (each has a bound).",
+            labels=["map"],
+        ),
+        (((name,), n) for name, n in snap.tracked.items()),
+    )
     yield _gauge(
         "alertbot_rules_disabled",
         "Rules switched off for going over their evaluation budget (until reload or restart).",
@@ -161,7 +169,9 @@ def _latency(latency: Latency) -> Metric:
     )
 
 
-def _labelled(family: CounterMetricFamily, values: Iterable[tuple[Sequence[str], int]]) -> Metric:
+def _labelled(
+    family: CounterMetricFamily | GaugeMetricFamily, values: Iterable[tuple[Sequence[str], int]]
+) -> Metric:
     """Fill a labelled family, sorted so scrapes diff cleanly."""
     for labels, value in sorted(values, key=lambda item: tuple(item[0])):
         family.add_metric(list(labels), float(value))

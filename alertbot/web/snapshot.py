@@ -110,6 +110,7 @@ class Snapshot:
     rules_disabled: int = 0  # rules switched off for going over their evaluation budget
     problem_reasons: int = 0  # distinct bad-frame reasons kept (bounded by MAX_REASONS)
     unsaved: int = 0  # notifications held in memory: the state database cannot be written
+    tracked: dict[str, int] = field(default_factory=dict)  # entries of maps keyed by server data
     unwritable: str = ""  # why the state database cannot be written ("": it can)
     paused: bool = False  # the held notifications fill state.buffer: no events are taken
     cluster: ClusterView | None = None  # this replica's leases (with a `cluster:` section)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 import pytest
@@ -12,7 +13,7 @@ from alertbot.state.db import DB_FILE, StateDB, StateError
 from alertbot.state.outbox import SqliteOutbox, note_from_json, note_to_json
 from alertbot.state.schema import SCHEMA, SCHEMA_VERSION
 from tests.delivery.conftest import rows, until
-from tests.delivery.fakes import Recorder, note
+from tests.delivery.fakes import Recorder, Result, note
 
 
 def test_schema_is_versioned_and_the_journal_is_wal(db):
@@ -103,3 +104,75 @@ async def test_disk_full_keeps_the_notification_in_memory_and_retries(make, db, 
     await delivery.stop(timeout=10)
     assert delivery.status()["spilled"] == 0
     assert [(r[2], r[4]) for r in rows(db)] == [("sent", "fp0"), ("sent", "fp1"), ("sent", "fp2")]
+
+
+class Gated(Recorder):
+    """Holds each send until the test opens the gate (a send in flight)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.entered = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def send(self, batch):
+        self.entered.set()
+        await self.gate.wait()
+        return await super().send(batch)
+
+
+async def test_disk_full_sends_at_once_from_memory_and_records_it_once_space_returns(make, db):
+    hook = Recorder("hook")
+    delivery = make(hook)
+    await delivery.start()
+    _fill_up(db)
+    delivery.submit(note(1, message="x" * 20_000))
+    await until(lambda: hook.ids() == ["fp1"])  # the disk is still full: sent from memory
+    assert delivery.status()["spilled"] == 1
+    assert rows(db) == []
+    db.query("PRAGMA max_page_count = 1000000")
+    await until(lambda: delivery.status()["spilled"] == 0)
+    assert [(r[2], r[4]) for r in rows(db)] == [("sent", "fp1")]  # recorded, never re-sent
+    assert delivery.status()["held"] == 0
+    await delivery.stop(timeout=10)
+    assert hook.ids() == ["fp1"]
+
+
+async def test_a_held_row_in_flight_when_space_returns_is_recorded_on_its_stored_row(make, db):
+    hook = Gated("hook")
+    delivery = make(hook)
+    await delivery.start()
+    _fill_up(db)
+    delivery.submit(note(1, message="x" * 20_000))
+    await asyncio.wait_for(hook.entered.wait(), 5)  # sending from memory
+    db.query("PRAGMA max_page_count = 1000000")
+    delivery.submit(note(2))  # the write that takes the held one too
+    assert [(r[2], r[4]) for r in rows(db)] == [("pending", "fp1"), ("pending", "fp2")]
+    hook.gate.set()
+    await until(lambda: [r[2] for r in rows(db)] == ["sent", "sent"])
+    await delivery.stop(timeout=10)
+    assert sorted(hook.ids()) == ["fp1", "fp2"]  # each once
+
+
+async def test_a_held_row_refused_for_good_is_written_as_a_dead_letter(make, db):
+    hook = Recorder("hook", [Result(False, permanent=True, detail="400 bad payload")])
+    delivery = make(hook)
+    await delivery.start()
+    _fill_up(db)
+    delivery.submit(note(1, message="x" * 20_000))
+    await until(lambda: delivery.lanes["hook"].stats.dead == 1)
+    db.query("PRAGMA max_page_count = 1000000")
+    await until(lambda: delivery.status()["spilled"] == 0)
+    await delivery.stop(timeout=10)
+    assert [(r[2], r[4], r[5]) for r in rows(db)] == [("dead", "fp1", "400 bad payload")]
+    assert hook.ids() == ["fp1"]
+
+
+async def test_a_held_row_that_fails_is_retried_from_memory(make, db, clock):
+    hook = Recorder("hook", [Result(False, detail="503")])
+    delivery = make(hook)
+    await delivery.start()
+    _fill_up(db)
+    delivery.submit(note(1, message="x" * 20_000))
+    await until(lambda: hook.ids() == ["fp1", "fp1"])  # the retry, still from memory
+    assert rows(db) == []
+    await delivery.stop(timeout=10)

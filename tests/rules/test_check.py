@@ -102,3 +102,14 @@ def test_shipped_rules_yaml_watches_the_contract_subaccount(tmp_path):
     assert config.source.markets == ["BTC-USD", "ETH-USD"]
     shutil.copy(ROOT / "rules.yaml", tmp_path / "rules.yaml")  # check is location-independent
     assert check_file(tmp_path / "rules.yaml").ok
+
+
+def test_check_explain_says_which_rules_are_indexed_and_on_what(capsys):
+    assert main(["check", "-c", str(ROOT / "bench" / "rules-100.yaml"), "--explain"]) == 0
+    out = capsys.readouterr().out
+    summary, _, explained = out.partition("index: ")
+    assert "OK" in summary
+    assert explained.startswith("90 of 100 rule(s) filed under label values")
+    assert "r0000-market                market: indexed on ticker == 'AAVE-USD'" in explained
+    assert "r0009-account               account: indexed on address == 'dydx1" in explained
+    assert "r0018-block                 block: every event (no `when`)" in explained

@@ -115,3 +115,31 @@ def test_glob_on_and_stats():
     run(eng, [(0, ev("order.opened", size=2)), (1, ev("order.canceled")), (2, ev("fill"))], 2)
     stats = eng.stats["orders"]
     assert (stats.events, stats.matched, stats.notifications) == (2, 1, 1)
+
+
+def test_change_keeps_samples_only_of_events_its_filter_passes():
+    eng = engine("""
+        - name: btc-drop
+          on: market
+          when: ticker == 'BTC-USD' and open_interest > 100
+          change: {of: oracle_price, within: 1h, by_pct: "<= -10"}
+    """)
+    timeline = [(0, ev("market", ticker="ETH-USD", oracle_price=3000))]  # another ticker
+    timeline += [(1, ev("market", oracle_price=70000, open_interest=5))]  # filtered out
+    timeline += [(2, ev("market", oracle_price=60000)), (3, ev("market", oracle_price=59000))]
+    assert run(eng, timeline, 4) == []  # 70000 was never a sample: -1.7 %, not -15.7 %
+    rule = eng.by_name["btc-drop"]
+    assert list(rule.windows) == [("BTC-USD",)]  # type: ignore[attr-defined]
+    assert [v for _, v in rule.windows[("BTC-USD",)].highs] == [60000.0, 59000.0]  # type: ignore[attr-defined]
+
+
+def test_change_alert_stops_holding_on_an_event_its_filter_rejects():
+    eng = engine("""
+        - name: drop
+          on: market
+          when: open_interest > 100
+          change: {of: oracle_price, within: 1h, by_pct: "<= -10"}
+    """)
+    timeline = [(0, ev("market", oracle_price=1000)), (1, ev("market", oracle_price=800))]
+    timeline += [(2, ev("market", oracle_price=800, open_interest=5))]
+    assert brief(run(eng, timeline, 3)) == [(1, "drop", "firing"), (2, "drop", "resolved")]

@@ -352,3 +352,44 @@ def test_block_height_is_echoed_with_its_channel_name_as_id(feed):
         2,
     )
     assert [e.data["height"] for e in events if e.kind == "block"] == [101]
+
+
+ACCOUNT_SNAPSHOT = {"subaccount": {"address": ADDR, "subaccountNumber": 0, "equity": "100"}}
+
+
+def test_an_account_unwatched_on_a_live_socket_is_polled_then_reconciled(feed):
+    """A refused account subscription is listed for polling; its late snapshot asks REST."""
+    feed.silence_timeout = 1000
+    wire = Wire()
+    pending(feed, wire)
+    text = "Internal error, could not fetch data for subscription: v4_subaccounts."
+    feed.receive(0, error(wire, text, channel="v4_subaccounts", id=f"{ADDR}/0"), 10)
+    feed.check(10.5)
+    assert feed.lapsed_for(12.5) == {(0, ACCOUNT.key): 2.0}
+    feed.actions.clear()
+    feed.check(80)  # the retry
+    feed.sent(0, ACCOUNT)
+    feed.actions.clear()
+    snapshot = wire.frame(
+        "subscribed", channel="v4_subaccounts", id=f"{ADDR}/0", contents=ACCOUNT_SNAPSHOT
+    )
+    feed.receive(0, snapshot, 81)
+    assert [(a.kind, a.sub, a.reason) for a in feed.actions] == [
+        ("reconcile", ACCOUNT, "resubscribed")
+    ]
+    assert feed.lapsed_for(82) == {}
+
+
+def test_a_socket_loss_hands_unwatched_accounts_to_the_reconnect(feed):
+    """A dropped connection reconciles as a whole: no second, per-account round."""
+    feed.silence_timeout = 1000
+    wire = Wire()
+    pending(feed, wire)
+    feed.receive(
+        0, error(wire, f"Invalid subscription id for channel: (v4_subaccounts-{ADDR}/0)"), 1
+    )
+    feed.check(2)
+    assert (0, ACCOUNT.key) in feed.lapsed_for(3)
+    feed.closed(0, 4, 1006, "gone")
+    assert feed.lapsed_for(5) == {}  # a down socket is polled as such
+    assert feed.conns[0].subs[ACCOUNT.key].lapsed_since is None

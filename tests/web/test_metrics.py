@@ -141,3 +141,12 @@ def test_rule_evaluation_failures_and_disabled_rules() -> None:
         ): 2.0,
     }
     assert samples(got["alertbot_rules_disabled"]) == {("alertbot_rules_disabled", ()): 1.0}
+
+
+def test_tracked_map_sizes_are_one_labelled_gauge() -> None:
+    got = families(render_metrics(snapshot(tracked={"markets": 250, "orders": 12})))
+    assert got["alertbot_tracked_entries"].type == "gauge"
+    assert samples(got["alertbot_tracked_entries"]) == {
+        ("alertbot_tracked_entries", (("map", "markets"),)): 250,
+        ("alertbot_tracked_entries", (("map", "orders"),)): 12,
+    }
