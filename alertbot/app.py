@@ -18,6 +18,10 @@ from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from alertbot import __version__
+from alertbot.cluster.assign import AccountShards
+from alertbot.cluster.coordinator import Coordinator
+from alertbot.cluster.fence import Fence
+from alertbot.cluster.leases import LeaseStore
 from alertbot.config import Config
 from alertbot.core.model import Notification
 from alertbot.core.tasks import TaskFailed
@@ -103,6 +107,8 @@ class App:
         self.job_failures = 0
         self._reloading = asyncio.Lock()  # one reload at a time (SIGHUP and the file watch)
         self._reload_tasks: set[asyncio.Task[bool]] = set()
+        self.coordinator: Coordinator | None = None  # with a `cluster:` section
+        self.fence: Fence | None = None
 
     def stop(self) -> None:
         """Ask the app to stop (SIGINT/SIGTERM); a second request forces the exit at once.
@@ -268,9 +274,14 @@ class App:
         self._add_jobs(scheduler)
         scheduler.add_listener(self._job_failed, EVENT_JOB_ERROR)
         scheduler.start()
+        self._start_cluster()
         try:
             source = self._source = IndexerSource(
-                self.config.source, scheduler=scheduler, env=self.env, state=self._state
+                self.config.source,
+                scheduler=scheduler,
+                env=self.env,
+                state=self._state,
+                keep=self.fence.keep if self.fence is not None else None,
             )
             async with source:
                 source.normalizer.risk = reads_risk(self.config.rules)  # else skip the math
@@ -278,22 +289,57 @@ class App:
                 self.ready.set()
                 await self._supervise(source)
         finally:
+            if self.coordinator is not None:  # after the source saved its cursors
+                await self.coordinator.leave()
             scheduler.shutdown(wait=False)
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)
 
+    def _start_cluster(self) -> None:
+        """A `cluster:` section: leases decide which subaccounts this replica watches."""
+        cluster = self.config.cluster
+        if cluster is None:
+            return
+        cfg = self.config.source
+        accounts = AccountShards(
+            cluster.shards, [r.id for r in cfg.subaccounts], [r.id for r in cfg.parent_subaccounts]
+        )
+        store = LeaseStore(self.config.state.dsn_text)
+        coordinator = self.coordinator = Coordinator(
+            cluster, store, self._shards_changed, clock=self.clock
+        )
+        self.fence = Fence(accounts, coordinator, self.clock)
+        log.info(
+            "replica %s of a cluster: %d shard(s), lease ttl %gs",
+            coordinator.replica,
+            cluster.shards,
+            cluster.lease_ttl,
+        )
+
+    def _shards_changed(self, gained: set[int], lost: set[int]) -> None:
+        """The coordinator's news: the source drops lost accounts and takes gained ones over."""
+        source, fence = self._source, self.fence
+        if source is None or fence is None or not self.ready.is_set():
+            return
+        if lost:
+            source.unwatch(*fence.accounts.members(lost))
+        if gained:
+            source.watch(*fence.accounts.members(gained))
+
     def _log_watching(self, source: IndexerSource) -> None:
         """Say where it connects, what it watches and where its state lives (INFO, once)."""
         cfg = self.config.source
         log.info("connecting to %s (REST %s)", source.ws_url, source.rest_url)
+        shared = " (shared by the cluster: this replica watches its shards)" if self.fence else ""
         log.info(
-            "watching %s, %s and %s over %d connection(s); %d rule(s)",
+            "watching %s, %s and %s over %d connection(s); %d rule(s)%s",
             _listing("subaccount", [str(s) for s in cfg.subaccounts]),
             _listing("parent subaccount", [str(s) for s in cfg.parent_subaccounts]),
             _listing("market", cfg.markets),
             source.connections,
             len(self.engine.rules),
+            shared,
         )
         if self._state is not None and self.config.state.backend == "postgresql":
             log.info("state in %s", self._state.path)  # the masked dsn
@@ -317,6 +363,8 @@ class App:
             "dashboard": self.hub.run() if self.hub is not None else _forever(),
             "stop": self._until_stopped(),
         }
+        if self.coordinator is not None:
+            parts["cluster"] = self._run_cluster(source)
         try:
             async with asyncio.TaskGroup() as group:
                 for name, coro in parts.items():
@@ -325,6 +373,11 @@ class App:
             _, failures = caught.split(_Stopped)
             if failures is not None:
                 raise _first(failures) from None
+
+    async def _run_cluster(self, source: IndexerSource) -> None:
+        """Leases, rounds and the fence; the source (started) learns of each change."""
+        assert self.coordinator is not None
+        await self.coordinator.run()
 
     async def _watch_state(self) -> None:
         """Stop (exit 1) when the state database is deleted or replaced under the bot.
@@ -359,14 +412,17 @@ class App:
         it changed (matches waiting in a group, `for` timers, repeat schedules, windows), all
         before the next batch is taken: what the engine accepted survives a SIGKILL.
         """
-        events = self.events
+        events, fence, clock = self.events, self.fence, self.clock
         board, hub = self.board, self.hub
         async for batch in source.batches():
             if self._delivery is not None:  # held notifications fill state.buffer (a lost
                 await self._delivery.room()  # database): this batch waits, the socket too
             notes: list[Notification] = []
             process = self.engine.process  # per batch: a reload may have swapped the engine
+            now = clock() if fence is not None else 0.0
             for event in batch:
+                if fence is not None and not fence.allows(event, now):
+                    continue  # another replica owns it (or will, after its catch-up)
                 events[event.kind] += 1
                 found = process(event, event.at)
                 if found:
@@ -499,6 +555,7 @@ class App:
             unsaved=int(status.get("spilled", 0)),
             unwritable=str(status.get("unwritable", "")),
             paused=bool(status.get("paused", False)),
+            cluster=self.coordinator.view(self.clock()) if self.coordinator else None,
             tracked={**(source.sizes() if source else {}), **self.engine.sizes()},
         )
 

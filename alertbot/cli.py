@@ -72,14 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_optional(sub: Any) -> None:
-    """The command-layer commands: check, test, silence; plugins, notify-test; outbox; risk."""
-    from alertbot.commands import notify, outbox, risk, rules, state
+    """The command-layer commands: check, test, silence; plugins, notify-test; outbox; state;
+    risk; status."""
+    from alertbot.commands import notify, outbox, risk, rules, state, status
 
     rules.register(sub)
     notify.register(sub)
     outbox.register(sub)
     state.register(sub)
     risk.register(sub)
+    status.register(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, model_validator
 
+from alertbot.cluster.config import ClusterConfig
 from alertbot.core.paths import DEFAULT_STATE_DIR
 from alertbot.core.strict import Strict
 from alertbot.jobs import JobsConfig
@@ -29,6 +30,12 @@ def _typed_notifiers(value: Any) -> Any:
     return value
 
 
+CLUSTER_NEEDS_PG = (
+    "a cluster needs the shared state of `state: {backend: postgresql, dsn: ...}`: the leases "
+    "live there, and a new owner reads the old owner's cursors there"
+)
+
+
 class Config(Strict):
     """The whole rules.yaml, typed: `alertbot.config_load` builds it, section by section."""
 
@@ -48,3 +55,10 @@ class Config(Strict):
     plugins_dir: str = "plugins"  # local one-file plugins; relative to this file's folder
     http: HttpConfig = HttpConfig()  # health and metrics endpoint
     jobs: JobsConfig = JobsConfig()  # digest, heartbeat, pruning
+    cluster: ClusterConfig | None = None  # replicas sharing the subaccounts (docs/scaling.md)
+
+    @model_validator(mode="after")
+    def _cluster_store(self) -> Config:
+        if self.cluster is not None and self.state.backend != "postgresql":
+            raise ValueError(CLUSTER_NEEDS_PG)
+        return self

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from alertbot.config import Config
+from alertbot.config import CLUSTER_NEEDS_PG, Config
 from alertbot.core.errors import ConfigError, PluginError, Problem
 from alertbot.core.events import KINDS
 from alertbot.core.located import Located, load_located, problems_from_validation
@@ -122,6 +122,7 @@ def _cross_checks(
     )
     named = [(f.path, f.message) for f in found if not f.warning]
     named += _other_names(partial, names)
+    named += _cluster_store(partial)
     # a path already reported (an unset ${ENV} there) gets no second, derived problem
     errors = [located.problem(p, m) for p, m in named if not located.reported(p)]
     return errors, [located.problem(f.path, f.message) for f in found if f.warning]
@@ -230,6 +231,14 @@ def _rule_names(data: dict[str, Any]) -> list[str]:
     rules = data.get("rules")
     items = rules if isinstance(rules, list) else []
     return [r["name"] for r in items if isinstance(r, dict) and isinstance(r.get("name"), str)]
+
+
+def _cluster_store(partial: Config) -> list[tuple[tuple[str | int, ...], str]]:
+    """A cluster needs the shared store (Config says so too; here it names the key)."""
+    state = getattr(partial, "state", None)
+    if getattr(partial, "cluster", None) is None or (state and state.backend == "postgresql"):
+        return []
+    return [(("cluster",), CLUSTER_NEEDS_PG)]
 
 
 def _other_names(partial: Config, names: list[str]) -> list[tuple[tuple[str | int, ...], str]]:

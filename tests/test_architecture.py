@@ -13,6 +13,7 @@ LEVELS: dict[str, int] = {
     "core": 0,  # the model that crosses parts, shared utilities; imports nothing of alertbot
     "state": 1,  # persistence behind a typed interface
     "source": 2,  # the Indexer: frames in, events out
+    "cluster": 2,  # shards, leases and the leader of replicas sharing the work
     "sim": 3,  # the bundled Indexer simulator (follows source/protocol.py)
     "rules": 3,  # the pure engine: events and time in, notifications out
     "hookspecs": 4,  # the plugin contract notifier plugins implement

@@ -11,24 +11,51 @@ KEEP_IDS = 100_000
 
 
 class Recent:
-    """A set that remembers only the last `limit` ids, so memory stays bounded."""
+    """A set that remembers only the last `limit` ids, so memory stays bounded.
 
-    __slots__ = ("_limit", "_order", "_seen")
+    An id may carry a tag (the subaccount it belongs to), so that a cluster replica giving a
+    subaccount up forgets its ids with it: seen is not told when the fence dropped the event.
+    """
+
+    __slots__ = ("_by_tag", "_limit", "_order", "_seen", "_tag_of")
 
     def __init__(self, limit: int = KEEP_IDS) -> None:
         self._seen: set[str] = set()
         self._order: deque[str] = deque()
         self._limit = limit
+        self._tag_of: dict[str, Any] = {}
+        self._by_tag: dict[Any, set[str]] = {}
 
-    def add(self, key: str) -> bool:
+    def add(self, key: str, tag: Any = None) -> bool:
         """Record the id; False when it was already there (a duplicate)."""
         if key in self._seen:
             return False
         self._seen.add(key)
         self._order.append(key)
+        if tag is not None:
+            self._tag_of[key] = tag
+            self._by_tag.setdefault(tag, set()).add(key)
         if len(self._order) > self._limit:
-            self._seen.discard(self._order.popleft())
+            self._forget(self._order.popleft())
         return True
+
+    def _forget(self, key: str) -> None:
+        self._seen.discard(key)
+        tag = self._tag_of.pop(key, None)
+        if tag is not None:
+            keys = self._by_tag.get(tag)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._by_tag[tag]
+
+    def discard_tag(self, tag: Any) -> int:
+        """Forget every id recorded with this tag; how many (their order slots lapse later)."""
+        keys = self._by_tag.pop(tag, set())
+        for key in keys:
+            self._seen.discard(key)
+            self._tag_of.pop(key, None)
+        return len(keys)
 
     def __contains__(self, key: object) -> bool:
         return key in self._seen

@@ -22,17 +22,25 @@ from alertbot.core.backoff import Backoff
 from alertbot.core.durations import format_duration
 from alertbot.core.model import Event
 from alertbot.core.tasks import Tasks
+from alertbot.source.address import parse_subaccount
 from alertbot.source.buffer import EventBuffer
 from alertbot.source.config import SourceConfig
 from alertbot.source.connstate import Action
-from alertbot.source.cursors import SourceCursors
+from alertbot.source.cursors import Keep, SourceCursors
 from alertbot.source.feed import Feed
 from alertbot.source.normalize import Normalizer
 from alertbot.source.problems import ProblemLog, frame_shape
 from alertbot.source.protocol import CAPS
 from alertbot.source.rest import IndexerRest
 from alertbot.source.restsync import RestSync, RoundHook
-from alertbot.source.subscriptions import ACCOUNT_CHANNELS, Pacer, Subscription, shard, wanted
+from alertbot.source.subscriptions import (
+    ACCOUNT_CHANNELS,
+    Pacer,
+    Subscription,
+    account_subscriptions,
+    shard,
+    wanted,
+)
 from alertbot.state import StateWriteError
 from alertbot.state.api import StateStore
 
@@ -41,6 +49,13 @@ RawHook = Callable[[int, float, bytes], None]
 CloseHook = Callable[[int, float, int | None, str], None]
 CLOSE_TIMEOUT = 5.0  # how long a closing handshake may take (at shutdown too)
 CURSOR_SAVE = 1.0  # how often the catch-up cursors are saved (when something changed)
+RESTORE_RETRY = 1.0  # a take-over retries reading the previous owner's cursors this often
+
+
+async def _quietly(coro: Any) -> None:
+    """A goodbye that may find the socket closed already (the server forgets it anyway)."""
+    with contextlib.suppress(ConnectionClosed, OSError):
+        await coro
 
 
 class FrameFailed(Exception):
@@ -68,8 +83,14 @@ class IndexerSource:
         scheduler: AsyncIOScheduler | None = None,
         state: StateStore | None = None,
         on_rest: RoundHook | None = None,
+        keep: Keep | None = None,
     ) -> None:
+        """`keep` makes a cluster replica: it starts with no subaccount and is told which to
+        watch (`watch`, `unwatch`); `keep(address, number)` says whether it owns one now."""
         self.config = config
+        self.dynamic = keep is not None
+        self._keep = keep
+        self._watching: set[str] = set()  # subscription keys of the subaccounts watched now
         self.ws_url, self.rest_url = config.urls(env)
         self.clock = clock
         self._rng = rng
@@ -95,7 +116,7 @@ class IndexerSource:
             lookback=config.catchup.lookback,
             on_round=on_rest,
         )
-        self.cursors = SourceCursors(state, self.normalizer, config) if state else None
+        self.cursors = SourceCursors(state, self.normalizer, config, keep=keep) if state else None
         self.caps = dict(CAPS)
         self.buffer = EventBuffer(queue_size)
         self.polling = False
@@ -121,7 +142,8 @@ class IndexerSource:
     async def __aenter__(self) -> IndexerSource:
         """Start every connection, the timer task and the scheduler."""
         now = self.clock()
-        for index, group in enumerate(shard(wanted(self.config), self.caps)):
+        subs = wanted(self.config, accounts=not self.dynamic)
+        for index, group in enumerate(shard(subs, self.caps)):
             for sub in group:
                 self.feed.assign(index, sub, now)
         if self.cursors is None:
@@ -189,6 +211,8 @@ class IndexerSource:
             yield await self.buffer.take()
 
     async def _emit(self, events: list[Event]) -> None:
+        if self._keep is not None:  # a REST round that ran while its subaccount was given up
+            events = [e for e in events if self._owned(e)]
         if self.buffer.put(events):
             await self.buffer.room()
 
@@ -200,7 +224,7 @@ class IndexerSource:
         between this REST round and the subscriptions is found too.
         """
         assert self.cursors is not None
-        restored = self.cursors.restore()
+        restored = 0 if self.dynamic else self.cursors.restore()
         subs = self._account_subs(self.feed.conns)
         found = await self.sync.accounts(subs, deep=True, origin="start")
         # the account values come from the snapshots a moment later: no second `account` event
@@ -227,6 +251,110 @@ class IndexerSource:
                 self.cursors_unsaved = True
             else:
                 self.cursors_unsaved = False
+
+    # --- subaccounts added and dropped at run time (a cluster replica) -------------------------
+    def watch(self, plain: list[str], parents: list[str]) -> None:
+        """Take these subaccounts and parents ("address/number") over: catch up, then subscribe.
+
+        Their cursors are read fresh from the shared store (the previous owner saved them), a
+        REST round diffs against them (what happened during the handover is told), and only
+        then are they subscribed, so their first snapshots are diffs too.
+        """
+        config = self.config.model_copy(
+            update={
+                "subaccounts": [parse_subaccount(k) for k in plain],
+                "parent_subaccounts": [parse_subaccount(k, parent=True) for k in parents],
+            }
+        )
+        subs = account_subscriptions(config)
+        for sub in subs:
+            self._forget(sub)
+            self._watching.add(sub.key)
+        if subs:
+            self._spawn(self._take_over(plain, parents, subs), "alertbot-source-takeover")
+
+    def unwatch(self, plain: list[str], parents: list[str]) -> None:
+        """Stop watching these at once: unsubscribe, forget their state, stop saving cursors."""
+        batched = self.config.batched
+        subs = [Subscription("v4_subaccounts", k, batched) for k in plain]
+        subs += [Subscription("v4_parent_subaccounts", k, batched) for k in parents]
+        for sub in subs:
+            self._watching.discard(sub.key)
+            where = self.feed.drop(sub.key)
+            ws = self._sockets.get(where[0]) if where is not None else None
+            if ws is not None:
+                self._spawn(_quietly(ws.send(sub.unsubscribe_message().decode())), "unsubscribe")
+            self._forget(sub)
+
+    def _owned(self, event: Event) -> bool:
+        """Not an account's event, or one of an account this replica owns now."""
+        assert self._keep is not None
+        address, number = event.data.get("address"), event.data.get("subaccount")
+        if not isinstance(address, str) or not isinstance(number, int):
+            return True
+        return self._keep(address, number)
+
+    def _forget(self, sub: Subscription) -> None:
+        assert sub.id is not None
+        address, _, number = sub.id.rpartition("/")
+        parent = sub.channel == "v4_parent_subaccounts"
+        self.normalizer.subs.forget(address, int(number), parent=parent)
+        if self.cursors is not None:
+            self.cursors.forget(address, int(number), parent=parent)
+
+    @property
+    def watching(self) -> int:
+        """Subaccount and parent subscriptions watched now."""
+        return len(self._watching) if self.dynamic else len(account_subscriptions(self.config))
+
+    async def _take_over(
+        self, plain: list[str], parents: list[str], subs: list[Subscription]
+    ) -> None:
+        restored = 0
+        while self.cursors is not None:  # never subscribe without them: that would baseline
+            try:
+                restored = self.cursors.restore_some(plain, parents)
+                break
+            except StateWriteError as exc:  # the store is lost for now: its backoff decides
+                log.warning("take-over waits for the state store: %s", exc)
+                await asyncio.sleep(RESTORE_RETRY)
+            if not any(s.key in self._watching for s in subs):
+                return  # given up meanwhile
+        pairs = [(s.channel, s.id) for s in subs if s.id is not None]
+        found = await self.sync.accounts(pairs, deep=True, origin="takeover")
+        subs = [s for s in subs if s.key in self._watching]  # not given up meanwhile
+        events = [e for e in found if e.kind != "account"]  # the snapshots bring the values
+        log.info(
+            "took over %d subscription(s): %d cursor(s) restored, %d event(s) caught up",
+            len(subs),
+            restored,
+            len(events),
+        )
+        if events:
+            await self._emit(events)
+        now = self.clock()
+        for sub in subs:
+            self._place(sub, now)
+        if self.feed.actions:
+            self._act()
+        await asyncio.sleep(self.config.reconcile_delay)  # then REST once more, after snapshots
+        pairs = [(s.channel, s.id) for s in subs if s.key in self._watching and s.id is not None]
+        events = await self.sync.accounts(pairs, deep=True)
+        if events:
+            await self._emit(events)
+
+    def _place(self, sub: Subscription, now: float) -> None:
+        """Put a subscription on a connection with room, or open one more connection."""
+        for index, state in sorted(self.feed.conns.items()):
+            used = sum(1 for s in state.subs.values() if s.sub.channel == sub.channel)
+            if used < self.caps[sub.channel]:
+                self.feed.assign(index, sub, now)
+                return
+        index = max(self.feed.conns, default=-1) + 1
+        self.feed.assign(index, sub, now)
+        self.feed.assign(index, Subscription("v4_block_height", None, sub.batched), now)
+        if self._conn_tasks:  # else the start opens it with the others
+            self._start_connection(index)
 
     # --- connections --------------------------------------------------------------------------
     def _start_connections(self) -> None:
@@ -351,6 +479,8 @@ class IndexerSource:
         pacer.reset()
         while True:
             sub = await sendq.get()
+            if sub.key in self.feed.dropped:  # given up while it waited its turn
+                continue
             delay = pacer.reserve(sub.key, self.clock()) - self.clock()
             if delay > 0:
                 await asyncio.sleep(delay)

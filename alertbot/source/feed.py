@@ -55,6 +55,7 @@ class Feed:
         self.problems = problems or ProblemLog()
         self.conns: dict[int, ConnState] = {}
         self.actions: list[Action] = []
+        self.dropped: set[str] = set()  # keys given up at run time: late frames are ignored
         self.on_subscription_error: Callable[[str], None] | None = None
         self._handlers: dict[Any, Callable[[ConnState, dict[str, Any], float], list[Event]]] = {
             "connected": self._connected,
@@ -83,6 +84,7 @@ class Feed:
         snapshot is followed by a REST reconciliation of what happened in between.
         """
         state = self.conn(index, now)
+        self.dropped.discard(sub.key)
         index_sub(state, SubState(sub, lapsed_since=lapsed_since))
         if state.up:
             self.actions.append(Action("subscribe", index, sub))
@@ -93,6 +95,18 @@ class Feed:
         found = state.subs.pop(key, None)
         state.pairs = {pair: s for pair, s in state.pairs.items() if s is not found}
         return found
+
+    def drop(self, key: str) -> tuple[int, SubState] | None:
+        """Stop following `key` (another replica owns it now); where it was, if anywhere.
+
+        Frames for it still on the wire (before the server's `unsubscribed`) are ignored.
+        """
+        self.dropped.add(key)
+        for index, state in self.conns.items():
+            if key in state.subs:
+                found = self.unassign(index, key)
+                return (index, found) if found is not None else None
+        return None
 
     def sent(self, index: int, sub: Subscription) -> None:
         """The I/O layer sent the subscribe for `sub`."""
@@ -280,12 +294,14 @@ class Feed:
                 self.actions.append(Action("subscribe", state.index, sub.sub))
         return events
 
-    def _sub_state(self, state: ConnState, msg: dict[str, Any]) -> SubState:
+    def _sub_state(self, state: ConnState, msg: dict[str, Any]) -> SubState | None:
         channel = msg.get("channel")
         if type(channel) is not str:
             raise ValueError("no channel")
         key = key_of(channel, msg.get("id"))
         found = state.subs.get(key)
+        if found is None and key in self.dropped:
+            return None
         if found is None:  # replay, or a subscription the server kept: follow it all the same
             if len(state.subs) >= MAX_SUBS:  # ...unless a server invents them by the thousand
                 raise ValueError("too many subscriptions on one connection")
@@ -295,6 +311,8 @@ class Feed:
 
     def _subscribed(self, state: ConnState, msg: dict[str, Any], now: float) -> list[Event]:
         sub = self._sub_state(state, msg)
+        if sub is None:
+            return []
         sub.status, sub.failures = ACTIVE, 0
         sub.messages += 1
         if sub.lapsed_since is not None:  # the snapshot holds no fills: ask REST what was missed
@@ -307,6 +325,8 @@ class Feed:
 
     def _data(self, state: ConnState, msg: dict[str, Any], now: float) -> list[Event]:
         sub = self._sub_state(state, msg)
+        if sub is None:
+            return []
         sub.messages += 1
         if sub.status != ACTIVE:
             self.problems("update that arrived before its snapshot")
@@ -318,6 +338,8 @@ class Feed:
 
     def _batch(self, state: ConnState, msg: dict[str, Any], now: float) -> list[Event]:
         sub = self._sub_state(state, msg)
+        if sub is None:
+            return []
         sub.messages += 1
         contents = msg.get("contents")
         if sub.status != ACTIVE or type(contents) is not list:
@@ -335,7 +357,8 @@ class Feed:
 
     def _unsubscribed(self, state: ConnState, msg: dict[str, Any], now: float) -> list[Event]:
         sub = self._sub_state(state, msg)
-        sub.status = REJECTED
+        if sub is not None:
+            sub.status = REJECTED
         return []
 
     def _gap(self, state: ConnState, now: float, missing: list[int], why: str) -> list[Event]:

@@ -188,6 +188,35 @@ class Subaccounts:
             found = None
         return found if found is not None else self._last_block()
 
+    def forget(self, address: str, number: int, *, parent: bool) -> None:
+        """Drop what is known of a subaccount (a parent: with its children): another owner now.
+
+        Its fill and transfer ids are forgotten too: an event the fence dropped was seen, not
+        told, and the next take-over must find it again over REST.
+        """
+        keys = {(address, number)}
+        if parent:
+            keys |= {(address, n) for n in self.accounts.families.pop((address, number), ())}
+            self._parents_seen.discard((address, number))
+        for key in keys:
+            self.fills.discard_tag(key)
+            self.transfers.discard_tag(key)
+            acct = self.accounts.by_key.pop(key, None)
+            if acct is None:
+                continue
+            for ticker in acct.positions:
+                holders = self.accounts.holders.get(ticker)
+                if holders is not None:
+                    holders.discard(key)
+                    if not holders:
+                        del self.accounts.holders[ticker]
+        by_id = self.orders.by_id
+        for order_id, order in list(by_id.items()):
+            if (order.fields.get("address"), order.fields.get("subaccount")) in keys:
+                del by_id[order_id]
+        for market_key in [k for k in self.orders.protective if (k[0], k[1]) in keys]:
+            del self.orders.protective[market_key]
+
     # --- updates ---------------------------------------------------------------------------
 
     def update(
@@ -263,7 +292,8 @@ class Subaccounts:
         except BAD_ITEM as exc:
             self._report("transfer", exc, item)
             return
-        if not self.transfers.add(f"{acct.address}/{acct.number}:{data['id']}"):
+        tag = (acct.address, acct.number)
+        if not self.transfers.add(f"{acct.address}/{acct.number}:{data['id']}", tag):
             return
         acct.transfer_mark = advance(acct.transfer_mark, data["height"], data["id"])
         if floor is None or (data["height"] is not None and data["height"] > floor):
@@ -317,7 +347,7 @@ class Subaccounts:
             except BAD_ITEM as exc:
                 self._report("fill", exc, item)
                 continue
-            if not self.fills.add(data["id"]):
+            if not self.fills.add(data["id"], (acct.address, number)):
                 continue
             owner = acct if number == acct.number else self.accounts.get(acct.address, number, None)
             owner.fill_mark = advance(owner.fill_mark, data["height"], data["id"])

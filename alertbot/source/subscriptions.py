@@ -36,6 +36,22 @@ class Subscription:
             msg["batched"] = True
         return orjson.dumps(msg)
 
+    def unsubscribe_message(self) -> bytes:
+        """The JSON text frame that stops it (another replica took the subaccount over)."""
+        msg: dict[str, object] = {"type": "unsubscribe", "channel": self.channel}
+        if self.id is not None:
+            msg["id"] = self.id
+        return orjson.dumps(msg)
+
+
+def account_subscriptions(source: SourceConfig) -> list[Subscription]:
+    """The subaccount and parent subaccount subscriptions of the config."""
+    batched = source.batched
+    subs = [Subscription("v4_subaccounts", ref.id, batched) for ref in source.subaccounts]
+    return subs + [
+        Subscription("v4_parent_subaccounts", ref.id, batched) for ref in source.parent_subaccounts
+    ]
+
 
 def key_of(channel: str, sub_id: str | None) -> str:
     """Subscription key for a server message (block height echoes its channel name as id)."""
@@ -44,13 +60,13 @@ def key_of(channel: str, sub_id: str | None) -> str:
     return f"{channel}-{sub_id}"
 
 
-def wanted(source: SourceConfig) -> list[Subscription]:
-    """Every data subscription the config asks for (block height is added per connection)."""
+def wanted(source: SourceConfig, *, accounts: bool = True) -> list[Subscription]:
+    """Every data subscription the config asks for (block height is added per connection).
+
+    `accounts=False`: markets only (a cluster replica adds the subaccounts of its shards).
+    """
     batched = source.batched
-    subs = [Subscription("v4_subaccounts", ref.id, batched) for ref in source.subaccounts]
-    subs += [
-        Subscription("v4_parent_subaccounts", ref.id, batched) for ref in source.parent_subaccounts
-    ]
+    subs = account_subscriptions(source) if accounts else []
     subs.append(Subscription("v4_markets", None, batched))  # oracle prices: equity, price rules
     for ticker in source.markets:
         subs += [Subscription(f"v4_{ch}", ticker, batched) for ch in source.market_channels]

@@ -10,8 +10,12 @@ Rules, with `limit` = `http.unhealthy_after` (default 2m); ages compare with `>`
 * unhealthy (503) at once while the state database cannot be written (a full disk, a lost
   PostgreSQL): what is accepted then lives in memory only, until the write succeeds; and while
   that memory (`state.buffer`) is full, the replica takes no events (it says so);
+* unhealthy (503) in a cluster when this replica's leases lapsed: the lease store was
+  unreachable longer than `cluster.lease_ttl`, so it alerts for no account now (another
+  replica took them over);
 * degraded (200) when any connection is down within `limit`, when the REST polling fallback is
-  on, or when no connection exists yet (starting);
+  on, when no connection exists yet (starting), or in a cluster while the lease store is
+  unreachable but the leases still hold;
 * ok (200) otherwise.
 """
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from alertbot.cluster.coordinator import ClusterView
 from alertbot.web.snapshot import ConnInfo, Snapshot
 
 OK, DEGRADED, UNHEALTHY = "ok", "degraded", "unhealthy"
@@ -41,6 +46,8 @@ def health(snapshot: Snapshot, unhealthy_after: float) -> tuple[int, dict[str, A
         "gaps": snapshot.gaps,
         "skipped_frames": snapshot.problems,
     }
+    if snapshot.cluster is not None:
+        body["cluster"] = _cluster(snapshot.cluster)
     return (503 if unhealthy else 200), body
 
 
@@ -67,11 +74,42 @@ def _judge(snapshot: Snapshot, limit: float) -> tuple[list[str], list[str]]:
         unhealthy.append(
             "taking no events: the buffer of held notifications (state.buffer) is full"
         )
+    if snapshot.cluster is not None:
+        _judge_cluster(snapshot, snapshot.cluster, unhealthy, degraded)
     if snapshot.polling:
         degraded.append("REST polling fallback active")
     if not snapshot.connections:
         degraded.append("no connection yet")
     return unhealthy, degraded
+
+
+def _judge_cluster(
+    snapshot: Snapshot, view: ClusterView, unhealthy: list[str], degraded: list[str]
+) -> None:
+    """Does this replica hold its leases? Lapsed: unhealthy; at risk: degraded."""
+    since = view.last_round_age
+    if since is None:
+        waited = snapshot.now - snapshot.started_at
+        reason = f"lease store not reached yet ({waited:.0f}s)"
+        (unhealthy if waited > view.lease_ttl else degraded).append(reason)
+    elif since > view.lease_ttl:
+        unhealthy.append(f"leases lapsed: lease store unreachable for {since:.0f}s")
+    elif not view.store_ok:
+        degraded.append(f"lease store unreachable for {since:.0f}s: leases lapse at their fence")
+
+
+def _cluster(view: ClusterView) -> dict[str, Any]:
+    """This replica's part of the cluster in the JSON body."""
+    return {
+        "replica": view.replica,
+        "holds_leases": view.last_round_age is not None and view.last_round_age <= view.lease_ttl,
+        "shards_held": sorted(view.held),
+        "shards": view.shards,
+        "leader": view.leader,
+        "lease_store": "ok" if view.store_ok else "unreachable",
+        "last_round_age": _age(view.last_round_age),
+        "valid_for": _age(min(view.held.values(), default=0.0)) if view.held else None,
+    }
 
 
 def _down_for(conn: ConnInfo, now: float) -> float | None:

@@ -35,6 +35,7 @@ class SnapshotCollector(Collector):
         yield from _counters(snap)
         yield from _outbox(snap)
         yield from _connections(snap)
+        yield from _cluster(snap)
         yield _latency(snap.latency)
         yield _gauge(
             "alertbot_build_info", "Always 1; the running version.", 1, version=snap.version
@@ -118,6 +119,24 @@ def _outbox(snap: Snapshot) -> Iterator[Metric]:
         snap.outbox_oldest_age or 0.0,
     )
     yield _gauge("alertbot_polling", "1 while the REST polling fallback is active.", snap.polling)
+
+
+def _cluster(snap: Snapshot) -> Iterator[Metric]:
+    """This replica's leases (with a `cluster:` section only)."""
+    view = snap.cluster
+    if view is None:
+        return
+    yield _gauge(
+        "alertbot_cluster_shards_held", "Shards whose lease this replica holds.", len(view.held)
+    )
+    yield _gauge(
+        "alertbot_cluster_leader", "1 while this replica holds the leader lease.", view.leader
+    )
+    yield _gauge(
+        "alertbot_cluster_lease_store_up",
+        "1 while the last lease round reached the database.",
+        view.store_ok,
+    )
 
 
 def _connections(snap: Snapshot) -> Iterator[Metric]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from alertbot.cluster.coordinator import ClusterView
     from alertbot.source.connstate import ConnState
 
 # Frame-to-notification seconds: a webhook is typically tens of ms, retries push it to minutes.
@@ -112,3 +113,4 @@ class Snapshot:
     tracked: dict[str, int] = field(default_factory=dict)  # entries of maps keyed by server data
     unwritable: str = ""  # why the state database cannot be written ("": it can)
     paused: bool = False  # the held notifications fill state.buffer: no events are taken
+    cluster: ClusterView | None = None  # this replica's leases (with a `cluster:` section)

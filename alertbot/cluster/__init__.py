@@ -1,0 +1,1 @@
+"""Replicas sharing the work: shards of subaccounts, leases on them, one elected leader."""

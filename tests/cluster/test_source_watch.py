@@ -1,0 +1,130 @@
+"""The source adds and drops subaccounts at run time: a handover between two replicas loses
+nothing, because the new owner restores the old owner's cursors and catches up over REST."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from alertbot.core.model import Event
+from alertbot.sim import SimSettings, Simulator, load_scenario
+from alertbot.source.client import IndexerSource
+from alertbot.source.config import SourceConfig
+from alertbot.state import open_state
+
+ADDRESS = "dydx199tqg4wdlnu4qjlxchpd7seg454937hjrknju4"
+ONE, TWO = f"{ADDRESS}/1", f"{ADDRESS}/2"
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    async with Simulator(load_scenario("basic"), SimSettings(block_interval=0)) as simulator:
+        simulator.exchange.add_account(ONE, 1000.0)
+        simulator.exchange.add_account(TWO, 1000.0)
+        yield simulator
+
+
+def source_for(sim: Simulator, store, owned: set[str]) -> IndexerSource:
+    config = SourceConfig.model_validate(
+        {
+            "ws_url": sim.ws_url,
+            "rest_url": sim.rest_url,
+            "subaccounts": [ONE, TWO],
+            "reconcile_interval": 0,
+            "reconcile_delay": "50ms",
+            "polling": {"enabled": False},
+        }
+    )
+    return IndexerSource(
+        config, env={}, state=store, keep=lambda a, n: f"{a}/{n}" in owned, tick=0.05
+    )
+
+
+async def first(source: IndexerSource, match: Callable[[Event], bool], limit: float = 10) -> Event:
+    async with asyncio.timeout(limit):
+        async for event in source:
+            if match(event):
+                return event
+    raise AssertionError("the source ended")
+
+
+def fill_of(fill_id: str) -> Callable[[Event], bool]:
+    return lambda e: e.kind == "fill" and e.data["id"] == fill_id
+
+
+def trade(sim: Simulator, account: str) -> str:
+    sim.new_block()
+    fill = sim.fill_order(sim.place_order(account, "ETH-USD", "BUY", 0.01, 3000))
+    sim.new_block()
+    return fill
+
+
+async def test_a_subaccount_handed_over_misses_nothing(sim, tmp_path):
+    store = open_state(tmp_path / "state")  # the shared store of both replicas
+    owned_a, owned_b = {ONE, TWO}, set()
+    try:
+        async with (
+            source_for(sim, store, owned_a) as a,
+            source_for(sim, store, owned_b) as b,
+        ):
+            assert a.watching == 0  # a replica starts with no subaccount at all
+            a.watch([ONE, TWO], [])
+            await first(a, lambda e: e.kind == "account" and e.data["subaccount"] == 1)
+            live = trade(sim, ONE)
+            await first(a, fill_of(live))  # over the socket or the reconciliation after it
+            await asyncio.sleep(0)
+            a._save_cursors()  # what the ticker does every second once the buffer is empty
+
+            # the handover: A drops ONE (its lease moved), then ONE trades while nobody watches
+            owned_a.discard(ONE)
+            a.unwatch([ONE], [])
+            missed = trade(sim, ONE)
+            owned_b.add(ONE)
+            b.watch([ONE], [])
+            caught = await first(b, fill_of(missed))
+            assert caught.data["catchup"] is True  # found over REST against A's cursor
+            after = trade(sim, ONE)
+            await first(b, fill_of(after))
+            # A still watches TWO, and got nothing more of ONE
+            other = trade(sim, TWO)
+            seen = []
+            async with asyncio.timeout(10):
+                async for event in a:
+                    seen.append(event)
+                    if fill_of(other)(event):
+                        break
+            assert [e for e in seen if e.data.get("subaccount") == 1] == []
+            assert a.watching == 1
+            assert b.watching == 1
+            holders = [
+                session for session in sim._sessions if ("v4_subaccounts", ONE) in session.subs
+            ]
+            assert len(holders) == 1  # B's connection; A's unsubscribe reached the server
+    finally:
+        store.close()
+
+
+async def test_an_event_seen_after_the_fence_is_found_again_when_the_lease_returns(sim, tmp_path):
+    store = open_state(tmp_path / "state")
+    owned = {ONE}
+    try:
+        async with source_for(sim, store, owned) as a:
+            a.watch([ONE], [])
+            await first(a, lambda e: e.kind == "account" and e.data["subaccount"] == 1)
+            await asyncio.sleep(0)
+            a._save_cursors()  # the owner's last save before its fence
+            assert store.cursors.get(f"source/{ONE}") is not None
+            owned.discard(ONE)  # the fence passed: the app drops what the socket still brings
+            dropped = trade(sim, ONE)
+            async with asyncio.timeout(10):  # seen by the source (socket or REST), not told
+                while dropped not in a.normalizer.subs.fills:  # noqa: ASYNC110 - bounded poll
+                    await asyncio.sleep(0.01)
+            a.unwatch([ONE], [])  # the coordinator's news comes a moment later
+            owned.add(ONE)  # the lease is back (the database answered again)
+            a.watch([ONE], [])
+            again = await first(a, fill_of(dropped))
+            assert again.data["catchup"] is True  # found over REST: not lost
+    finally:
+        store.close()
