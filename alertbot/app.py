@@ -54,6 +54,7 @@ WATCH = 2.0  # how often the config file is checked for changes
 EXIT_FORCED = 130
 RELOAD_TIMEOUT = 10.0  # validating a new config longer than this refuses it
 STATE_CHECK = 2.0  # how often the state database file is checked for deletion or replacement
+QUIESCE_TIMEOUT = 2.0  # at stop, the engine gets this long to take the events already received
 
 
 class App:
@@ -392,6 +393,8 @@ class App:
 
     async def _until_stopped(self) -> None:
         await self._stop.wait()
+        if self._source is not None:  # what it already received reaches the engine first
+            await self._source.quiesce(QUIESCE_TIMEOUT)
         raise _Stopped
 
     async def _clock_loop(self) -> None:

@@ -129,6 +129,9 @@ class IndexerSource:
         self._scheduler = scheduler
         self._own_scheduler = scheduler is None
         self._stopping = False
+        self._stopped = False
+        self._taken = False  # the consumer holds a batch it has not finished
+        self._drained = asyncio.Event()  # set when the consumer comes back for more
         self.frame_failures = 0  # frames whose handling raised (each one restarted a connection)
         self._next_save = 0.0
         self.cursors_unsaved = False  # the last cursor save failed (full disk): retried
@@ -172,13 +175,28 @@ class IndexerSource:
         """Stop in order: connections (closed cleanly), timers, scheduler, HTTP pool."""
         await self.stop()
 
+    async def quiesce(self, timeout: float) -> None:  # noqa: ASYNC109 - a drain budget
+        """Take no more frames, then give the consumer `timeout` to finish what is buffered.
+
+        The cursors reflect every event emitted; they can be saved at stop only once the engine
+        has had them all, or a restart re-reports what it already told (a position closed...).
+        """
+        if not self._stopping:
+            self._stopping = True
+            await self._close_sockets()
+            await self.tasks.cancel()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while not self._settled():
+                    self._drained.clear()
+                    await self._drained.wait()
+
     async def stop(self) -> None:
         """Close every connection and task; safe to call twice."""
-        if self._stopping:
+        if self._stopped:
             return
-        self._stopping = True
-        await self._close_sockets()
-        await self.tasks.cancel()
+        self._stopped = True
+        await self.quiesce(0.0)
         self._save_cursors()
         if self._scheduler is not None:
             for job_id in ("source-reconcile", "source-poll"):
@@ -201,14 +219,31 @@ class IndexerSource:
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[Event]:
+        """One event at a time (`alertbot watch`, tools): an event counts as handled when taken."""
         while True:
             for event in await self.buffer.take():
                 yield event
 
     async def batches(self) -> AsyncIterator[list[Event]]:
-        """Events in the batches they arrived in (cheaper than one await per event)."""
+        """Events in the batches they arrived in (cheaper than one await per event).
+
+        The consumer asks for the next batch only once it has handled the last: that is when
+        the cursors may be saved (every event they reflect reached the engine).
+        """
         while True:
-            yield await self.buffer.take()
+            batch = await self.buffer.take()
+            self._taken = True
+            yield batch
+            self._taken = False
+            self._drained.set()
+            now = self.clock()
+            if now >= self._next_save and self._settled():
+                self._next_save = now + CURSOR_SAVE
+                self._save_cursors()
+
+    def _settled(self) -> bool:
+        """Every event emitted so far has been handled by the consumer."""
+        return not self._taken and not len(self.buffer)
 
     async def _emit(self, events: list[Event]) -> None:
         if self._keep is not None:  # a REST round that ran while its subaccount was given up
@@ -242,7 +277,7 @@ class IndexerSource:
         The consumer handles a batch fully before it takes the next, so an empty buffer means
         every event the cursors reflect reached the engine; otherwise the last save stands.
         """
-        if self.cursors is not None and not len(self.buffer):
+        if self.cursors is not None and self._settled():
             try:
                 self.cursors.save(self.clock())
             except StateWriteError as exc:  # a full disk: the last saved cursors stand
