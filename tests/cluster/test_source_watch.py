@@ -12,6 +12,7 @@ from alertbot.core.model import Event
 from alertbot.sim import SimSettings, Simulator, load_scenario
 from alertbot.source.client import IndexerSource
 from alertbot.source.config import SourceConfig
+from alertbot.source.connstate import ACTIVE
 from alertbot.state import open_state
 
 ADDRESS = "dydx199tqg4wdlnu4qjlxchpd7seg454937hjrknju4"
@@ -26,7 +27,7 @@ async def sim() -> AsyncIterator[Simulator]:
         yield simulator
 
 
-def source_for(sim: Simulator, store, owned: set[str]) -> IndexerSource:
+def source_for(sim: Simulator, store, owned: set[str], **extra: object) -> IndexerSource:
     config = SourceConfig.model_validate(
         {
             "ws_url": sim.ws_url,
@@ -35,6 +36,7 @@ def source_for(sim: Simulator, store, owned: set[str]) -> IndexerSource:
             "reconcile_interval": 0,
             "reconcile_delay": "50ms",
             "polling": {"enabled": False},
+            **extra,
         }
     )
     return IndexerSource(
@@ -126,5 +128,30 @@ async def test_an_event_seen_after_the_fence_is_found_again_when_the_lease_retur
             a.watch([ONE], [])
             again = await first(a, fill_of(dropped))
             assert again.data["catchup"] is True  # found over REST: not lost
+    finally:
+        store.close()
+
+
+async def test_a_fill_between_the_take_over_rounds_and_the_subscription_is_told(sim, tmp_path):
+    store = open_state(tmp_path / "state")
+    try:
+        # one subscribe a second: the take-over's subscription waits behind the market ones,
+        # as 100 subscriptions do behind each other on a busy replica
+        async with source_for(sim, store, {ONE}, subscribe_rate=1) as b:
+            async with asyncio.timeout(10):  # the market subscriptions are live (paced)
+                while not b.feed.conns or not all(  # noqa: ASYNC110 - bounded poll
+                    s.status == ACTIVE for s in b.feed.conn(0).subs.values()
+                ):
+                    await asyncio.sleep(0.01)
+            rounds = b.sync.rounds
+            b.watch([ONE], [])
+            async with asyncio.timeout(10):  # the catch-up round, and the one after placing
+                while b.sync.rounds < rounds + 2:  # noqa: ASYNC110 - bounded poll
+                    await asyncio.sleep(0.01)
+            subscribed = [s for s in sim._sessions if ("v4_subaccounts", ONE) in s.subs]
+            assert subscribed == []  # the fill below falls between REST and the socket
+            between = trade(sim, ONE)
+            caught = await first(b, fill_of(between))
+            assert caught.data["catchup"] is True  # the reconciliation after the snapshot
     finally:
         store.close()
