@@ -99,6 +99,10 @@ class Coordinator:
             await store.beat(me, sent, ttl)
             # fenced ones too: still ours in the database, they come back (and catch up)
             renewed = set(await store.renew(list(self.valid), me, sent, ttl))
+            # a fence that passed while this round waited is a loss even if the renewal
+            # succeeded: the app dropped those accounts' events, so the source must forget
+            # them and catch up from the saved cursors (else its next save covers the drops)
+            self.sync(self.clock())
             for name in list(self.valid):
                 if name in renewed:
                     self.valid[name] = sent + fence

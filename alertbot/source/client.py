@@ -372,21 +372,26 @@ class IndexerSource:
             self._place(sub, now)
         if self.feed.actions:
             self._act()
-        await asyncio.sleep(self.config.reconcile_delay)  # then REST once more, after snapshots
+        await asyncio.sleep(self.config.reconcile_delay)  # REST once more (each snapshot too)
         pairs = [(s.channel, s.id) for s in subs if s.key in self._watching and s.id is not None]
         events = await self.sync.accounts(pairs, deep=True)
         if events:
             await self._emit(events)
 
     def _place(self, sub: Subscription, now: float) -> None:
-        """Put a subscription on a connection with room, or open one more connection."""
+        """Put a taken-over subscription on a connection with room, or open one more.
+
+        It counts as lapsed until its snapshot: the snapshot holds no fills, so what happened
+        between the take-over's REST rounds and the subscription (paced behind the others, a
+        connection still opening) is found by the reconciliation that follows the snapshot.
+        """
         for index, state in sorted(self.feed.conns.items()):
             used = sum(1 for s in state.subs.values() if s.sub.channel == sub.channel)
             if used < self.caps[sub.channel]:
-                self.feed.assign(index, sub, now)
+                self.feed.assign(index, sub, now, lapsed_since=now)
                 return
         index = max(self.feed.conns, default=-1) + 1
-        self.feed.assign(index, sub, now)
+        self.feed.assign(index, sub, now, lapsed_since=now)
         self.feed.assign(index, Subscription("v4_block_height", None, sub.batched), now)
         if self._conn_tasks:  # else the start opens it with the others
             self._start_connection(index)
@@ -519,6 +524,8 @@ class IndexerSource:
             delay = pacer.reserve(sub.key, self.clock()) - self.clock()
             if delay > 0:
                 await asyncio.sleep(delay)
+                if sub.key in self.feed.dropped:  # given up while it waited for its slot
+                    continue
             await ws.send(sub.subscribe_message().decode())
             self.feed.sent(index, sub)
 

@@ -185,6 +185,22 @@ async def test_a_lease_lapsed_locally_but_still_ours_comes_back_as_a_gain(pg_dsn
         await a.coordinator.store.close()
 
 
+async def test_a_lapse_between_two_syncs_is_still_told_as_a_loss_then_a_gain(pg_dsn):
+    clock = Clock()
+    a = Replica("a", pg_dsn, clock, config(shards=2))
+    try:
+        await rounds([a], 1, clock, step=0)
+        # a stalled loop: the fence passes (the app drops the shards' events) and the next
+        # round renews before anything called sync; the source must still be told, or the
+        # cursors it saves next would cover the dropped events and nobody would tell them
+        clock.now += TTL - MARGIN + 0.5
+        await a.coordinator.round()
+        assert a.changes[-2:] == [(set(), {0, 1}), ({0, 1}, set())]
+        assert a.owned(clock.now) == {0, 1}
+    finally:
+        await a.coordinator.store.close()
+
+
 def test_the_timing_must_leave_room_for_a_renewal():
     with pytest.raises(ValueError, match="must be below lease_ttl"):
         ClusterConfig(lease_ttl=5.0, heartbeat=3.0, fence_margin=2.0)

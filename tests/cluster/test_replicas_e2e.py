@@ -37,6 +37,18 @@ async def started(cluster: Cluster) -> None:
     )
 
 
+def missing(cluster: Cluster, waves: list[tuple[float, dict[str, str]]]) -> str:
+    """The fills never told: wave, subaccount, shard and its owner now (logs in tmp_path)."""
+    seen, owners = set(cluster.arrivals.titles()), cluster.shard_owners()
+    lost = [
+        f"wave {i} {key} shard {cluster.shard(key)} ({owners.get(cluster.shard(key))})"
+        for i, (_, fills) in enumerate(waves)
+        for key, fill in fills.items()
+        if f"Fill {fill}" not in seen
+    ]
+    return f"{len(lost)} missing: {lost[:20]}; logs in {cluster.folder}"
+
+
 @pytest.mark.timeout(300)
 async def test_a_replica_killed_mid_scenario_loses_no_alert(sim, sink, tmp_path, pg_dsn):
     cluster = Cluster(sim, sink, pg_dsn, tmp_path, n=N, replicas=3)
@@ -73,9 +85,12 @@ async def test_a_replica_killed_mid_scenario_loses_no_alert(sim, sink, tmp_path,
             at for name, (owner, at, _, _) in cluster.leases().items() if name in victim_leases
         )
         expected = {f"Fill {f}" for _, fills in waves for f in fills.values()}
-        await until(
-            lambda: expected <= set(cluster.arrivals.titles()), "every fill of the waves", 90
-        )
+        try:
+            await until(
+                lambda: expected <= set(cluster.arrivals.titles()), "every fill of the waves", 90
+            )
+        except AssertionError as exc:  # which were lost, where: read with the replicas' logs
+            raise AssertionError(f"{exc}; {missing(cluster, waves)}") from exc
 
         counts = cluster.arrivals.count()
         duplicated = {t: n for t, n in counts.items() if n > 1}

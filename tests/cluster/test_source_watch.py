@@ -12,6 +12,8 @@ from alertbot.core.model import Event
 from alertbot.sim import SimSettings, Simulator, load_scenario
 from alertbot.source.client import IndexerSource
 from alertbot.source.config import SourceConfig
+from alertbot.source.connstate import ACTIVE
+from alertbot.source.subscriptions import key_of
 from alertbot.state import open_state
 
 ADDRESS = "dydx199tqg4wdlnu4qjlxchpd7seg454937hjrknju4"
@@ -26,7 +28,7 @@ async def sim() -> AsyncIterator[Simulator]:
         yield simulator
 
 
-def source_for(sim: Simulator, store, owned: set[str]) -> IndexerSource:
+def source_for(sim: Simulator, store, owned: set[str], **extra: object) -> IndexerSource:
     config = SourceConfig.model_validate(
         {
             "ws_url": sim.ws_url,
@@ -35,6 +37,7 @@ def source_for(sim: Simulator, store, owned: set[str]) -> IndexerSource:
             "reconcile_interval": 0,
             "reconcile_delay": "50ms",
             "polling": {"enabled": False},
+            **extra,
         }
     )
     return IndexerSource(
@@ -52,6 +55,11 @@ async def first(source: IndexerSource, match: Callable[[Event], bool], limit: fl
 
 def fill_of(fill_id: str) -> Callable[[Event], bool]:
     return lambda e: e.kind == "fill" and e.data["id"] == fill_id
+
+
+def holders(sim: Simulator, account: str) -> list[object]:
+    """The simulator's sessions that carry this subaccount's subscription."""
+    return [s for s in sim._sessions if ("v4_subaccounts", account) in s.subs]
 
 
 def trade(sim: Simulator, account: str) -> str:
@@ -126,5 +134,56 @@ async def test_an_event_seen_after_the_fence_is_found_again_when_the_lease_retur
             a.watch([ONE], [])
             again = await first(a, fill_of(dropped))
             assert again.data["catchup"] is True  # found over REST: not lost
+    finally:
+        store.close()
+
+
+async def test_a_fill_between_the_take_over_rounds_and_the_subscription_is_told(sim, tmp_path):
+    store = open_state(tmp_path / "state")
+    try:
+        # one subscribe a second: the take-over's subscription waits behind the market ones,
+        # as 100 subscriptions do behind each other on a busy replica
+        async with source_for(sim, store, {ONE}, subscribe_rate=1) as b:
+            async with asyncio.timeout(10):  # the market subscriptions are live (paced)
+                while not b.feed.conns or not all(  # noqa: ASYNC110 - bounded poll
+                    s.status == ACTIVE for s in b.feed.conn(0).subs.values()
+                ):
+                    await asyncio.sleep(0.01)
+            rounds = b.sync.rounds
+            b.watch([ONE], [])
+            async with asyncio.timeout(10):  # the catch-up round, and the one after placing
+                while b.sync.rounds < rounds + 2:  # noqa: ASYNC110 - bounded poll
+                    await asyncio.sleep(0.01)
+            subscribed = [s for s in sim._sessions if ("v4_subaccounts", ONE) in s.subs]
+            assert subscribed == []  # the fill below falls between REST and the socket
+            between = trade(sim, ONE)
+            caught = await first(b, fill_of(between))
+            assert caught.data["catchup"] is True  # the reconciliation after the snapshot
+    finally:
+        store.close()
+
+
+async def test_a_subaccount_given_up_while_its_subscribe_waits_is_never_subscribed(sim, tmp_path):
+    store = open_state(tmp_path / "state")
+    owned = {ONE, TWO}
+    try:
+        async with source_for(sim, store, owned, subscribe_rate=1) as a:
+            async with asyncio.timeout(10):  # the market subscriptions are live (paced)
+                while not a.feed.conns or not all(  # noqa: ASYNC110 - bounded poll
+                    s.status == ACTIVE for s in a.feed.conn(0).subs.values()
+                ):
+                    await asyncio.sleep(0.01)
+            a.watch([ONE], [])
+            key = key_of("v4_subaccounts", ONE)
+            async with asyncio.timeout(10):  # placed, and taken by the sender: it waits its slot
+                while key not in a.feed.conn(0).subs or not a._sendq[0].empty():  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+            owned.discard(ONE)  # its lease moved before the slot came
+            a.unwatch([ONE], [])
+            a.watch([TWO], [])  # paced after ONE's slot: once it is live, that slot passed
+            async with asyncio.timeout(10):
+                while not holders(sim, TWO):  # noqa: ASYNC110 - bounded poll
+                    await asyncio.sleep(0.01)
+            assert holders(sim, ONE) == []  # else the next owner's alerts would come twice
     finally:
         store.close()
