@@ -372,11 +372,8 @@ class IndexerSource:
             self._place(sub, now)
         if self.feed.actions:
             self._act()
-        await asyncio.sleep(self.config.reconcile_delay)  # REST once more (each snapshot too)
-        pairs = [(s.channel, s.id) for s in subs if s.key in self._watching and s.id is not None]
-        events = await self.sync.accounts(pairs, deep=True)
-        if events:
-            await self._emit(events)
+        # no second round here: each placed subscription is lapsed, so its snapshot is followed
+        # by a REST reconciliation of its account (what happened between this round and it)
 
     def _place(self, sub: Subscription, now: float) -> None:
         """Put a taken-over subscription on a connection with room, or open one more.

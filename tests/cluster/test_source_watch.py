@@ -151,8 +151,8 @@ async def test_a_fill_between_the_take_over_rounds_and_the_subscription_is_told(
                     await asyncio.sleep(0.01)
             rounds = b.sync.rounds
             b.watch([ONE], [])
-            async with asyncio.timeout(10):  # the catch-up round, and the one after placing
-                while b.sync.rounds < rounds + 2:  # noqa: ASYNC110 - bounded poll
+            async with asyncio.timeout(10):  # the take-over's catch-up round
+                while b.sync.rounds < rounds + 1:  # noqa: ASYNC110 - bounded poll
                     await asyncio.sleep(0.01)
             subscribed = [s for s in sim._sessions if ("v4_subaccounts", ONE) in s.subs]
             assert subscribed == []  # the fill below falls between REST and the socket
