@@ -10,6 +10,7 @@ ${ENV} value here, in the one place they are produced, and sorted by position.
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -32,7 +33,10 @@ from alertbot.rules.runtime import rule_mode
 from alertbot.rules.validate import findings
 from alertbot.web.config import HttpConfig
 
+log = logging.getLogger(__name__)
+
 LISTEN_ENV = "ALERTBOT_HTTP_LISTEN"
+SEND_GRACE = 5.0  # guarded_send allows a notifier its timeout plus this (notify/base.py)
 _OWN_PASS = ("notifiers",)  # validated with the plugins' models, after the plugins load
 
 
@@ -53,17 +57,20 @@ class CheckResult:
 
 def load_config(path: str | os.PathLike[str], *, env: dict[str, str] | None = None) -> Config:
     """The valid, typed config of a file; ConfigError listing every located problem."""
-    result = check_file(path, env=env)
-    if result.config is None or result.problems:
-        raise ConfigError(result.problems)
-    return result.config
+    return _valid(check_file(path, env=env))
 
 
 def parse_config(text: str, file: str, *, env: dict[str, str] | None = None) -> Config:
     """load_config on text already read (`file` names it and anchors its relative folders)."""
-    result = check_text(text, file, env=env)
+    return _valid(check_text(text, file, env=env))
+
+
+def _valid(result: CheckResult) -> Config:
+    """The config, with its warnings logged (`run` and reloads say what `check` would)."""
     if result.config is None or result.problems:
         raise ConfigError(result.problems)
+    for warning in result.warnings:
+        log.warning("%s (warning)", warning)
     return result.config
 
 
@@ -125,7 +132,8 @@ def _cross_checks(
     named += _cluster_store(partial)
     # a path already reported (an unset ${ENV} there) gets no second, derived problem
     errors = [located.problem(p, m) for p, m in named if not located.reported(p)]
-    return errors, [located.problem(f.path, f.message) for f in found if f.warning]
+    warned = [(f.path, f.message) for f in found if f.warning] + _claim_ttl(partial)
+    return errors, [located.problem(p, m) for p, m in warned]
 
 
 def _result(
@@ -239,6 +247,32 @@ def _cluster_store(partial: Config) -> list[tuple[tuple[str | int, ...], str]]:
     if getattr(partial, "cluster", None) is None or (state and state.backend == "postgresql"):
         return []
     return [(("cluster",), CLUSTER_NEEDS_PG)]
+
+
+def _claim_ttl(partial: Config) -> list[tuple[tuple[str | int, ...], str]]:
+    """A shared outbox claim shorter than a send lets a second replica send the row again."""
+    state = getattr(partial, "state", None)
+    if state is None or state.backend != "postgresql":
+        return []
+    delivery = getattr(partial, "delivery", None)
+    floor = delivery.timeout if delivery is not None else 0.0
+    sends = {
+        name: max(floor, settings.timeout + SEND_GRACE)
+        for name, settings in (getattr(partial, "notifiers", None) or {}).items()
+    }
+    if not sends:
+        return []
+    name, longest = max(sends.items(), key=lambda item: item[1])
+    if state.claim_ttl > longest:
+        return []
+    return [
+        (
+            ("state", "claim_ttl"),
+            f"{state.claim_ttl:g}s is not longer than a send to {name!r} may take "
+            f"({longest:g}s: its timeout plus {SEND_GRACE:g}s): a replica whose claim expires "
+            "mid-send lets another send the same rows again; raise it above that",
+        )
+    ]
 
 
 def _other_names(partial: Config, names: list[str]) -> list[tuple[tuple[str | int, ...], str]]:

@@ -16,7 +16,7 @@ from typing import Any
 from alertbot.core.model import AlertChange
 from alertbot.state.api import AckRecord, RuleStateChange, Sample, SilenceRecord, StateChanges
 from alertbot.state.config import StateConfig
-from alertbot.state.db import StateError
+from alertbot.state.db import StateError, StateWriteError
 from alertbot.state.pgdb import PgDB
 from alertbot.state.pgoutbox import DB_NOW, PgOutbox
 from alertbot.state.pgschema import PG_SCHEMA
@@ -286,8 +286,23 @@ class PgStore:
             raise
 
     def intact(self) -> str | None:
-        """Always None: a lost connection is retried, not a reason to stop (see pgdb.py)."""
-        return None
+        """Why writing on would be lost: the database was reset or replaced under this replica.
+
+        A lost connection is not such a reason (it is retried, see pgdb.py): only a database
+        that answers without this store's id (state dropped, restored from another backup,
+        the dsn moved to another database) stops the replica, as a deleted SQLite file does.
+        """
+        try:
+            rows = self.db.query("SELECT value FROM meta WHERE name = 'id'")
+        except StateWriteError:
+            return None  # unreachable for now: retried, and the fence decides about leases
+        except StateError as exc:
+            return f"{exc} (the state was dropped under this replica)"
+        found = str(rows[0][0]) if rows else None
+        if found == self.identity:
+            return None
+        now = f"database {found}" if found else "no alertbot state"
+        return f"PostgreSQL state {self.path} now holds {now}, not database {self.identity}"
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -62,3 +62,22 @@ def test_unknown_state_keys_are_errors():
 def test_masked_dsn_hides_the_password_only():
     assert masked_dsn("postgresql://u:pw@h:6000/d") == "postgresql://u:***@h:6000/d"
     assert masked_dsn("host=h user=u dbname=d") == "postgresql://u@h:5432/d"
+
+
+def test_a_claim_shorter_than_a_send_is_warned_with_its_place(caplog):
+    from alertbot.config_load import check_text
+
+    pg = "state:\n  backend: postgresql\n  dsn: postgresql://bot@127.0.0.1/a\n  claim_ttl: 12s\n"
+    hook = "notifiers:\n  hook: {type: webhook, url: 'http://127.0.0.1:9/x', timeout: 8s}\n"
+    result = check_text(BASE + pg + hook, "rules.yaml", env={})
+    assert result.ok
+    [warning] = [str(w) for w in result.warnings]
+    assert warning.startswith("rules.yaml:6:14: state.claim_ttl: 12s is not longer than a send")
+    assert "to 'hook' may take (13s" in warning
+    with caplog.at_level("WARNING", logger="alertbot.config_load"):
+        parse_config(BASE + pg + hook, "rules.yaml", env={})  # `run` and reloads log it
+    assert "state.claim_ttl: 12s is not longer" in caplog.text
+    longer = pg.replace("12s", "14s")
+    assert not check_text(BASE + longer + hook, "rules.yaml", env={}).warnings
+    sqlite = "state:\n  claim_ttl: 1s\n"  # no shared outbox: nothing to claim twice
+    assert not check_text(BASE + sqlite + hook, "rules.yaml", env={}).warnings
