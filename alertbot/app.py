@@ -188,6 +188,7 @@ class App:
             synchronous=self.config.delivery.synchronous,
             reset=self.reset_state,
             config=self.config.state,
+            exclusive="starting another",
         )
         try:
             hold = self.config.state.buffer

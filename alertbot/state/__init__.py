@@ -20,12 +20,14 @@ def open_state(
     create: bool = True,
     reset: bool = False,
     config: StateConfig | None = None,
+    exclusive: str | None = None,
 ) -> StateStore:
     """The store the config names: the one place that names a backend.
 
     SQLite (the default) lives in `state_dir`; `reset` moves an existing (or lost) database
-    aside and starts empty (`run --reset-state`). PostgreSQL is the database of `config.dsn`
-    (`reset` is refused there: empty a shared database on purpose, not by a flag).
+    aside and starts empty (`run --reset-state`); `exclusive` holds its run lock (one `run`
+    per state dir; the text says what the caller is doing, for the refusal). PostgreSQL is the
+    database of `config.dsn` (`reset` is refused there: empty a shared database on purpose).
     """
     if config is not None and config.backend == "postgresql":
         if reset:
@@ -36,4 +38,6 @@ def open_state(
         from alertbot.state.postgres import PgStore  # here: SQLite users never import psycopg
 
         return PgStore.open(config, create=create)
-    return SqliteStore.open(state_dir, synchronous=synchronous, create=create, reset=reset)
+    return SqliteStore.open(
+        state_dir, synchronous=synchronous, create=create, reset=reset, exclusive=exclusive
+    )

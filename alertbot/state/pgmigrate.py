@@ -37,7 +37,7 @@ def migrate_to_postgres(
     state_dir: str | Path, config: StateConfig, *, replace: bool = False
 ) -> dict[str, int]:
     """Rows copied per table; a target holding state is refused unless `replace` empties it."""
-    source = SqliteStore.open(state_dir, create=False)
+    source = SqliteStore.open(state_dir, create=False, exclusive="migrating it")
     try:
         rows = {table: source.db.query(f"SELECT {', '.join(cols)} FROM {table}")
                 for table, cols in TABLES}  # fmt: skip

@@ -20,6 +20,7 @@ from alertbot.state.api import (
 )
 from alertbot.state.db import DB_FILE, StateDB, StateError
 from alertbot.state.outbox import SqliteOutbox
+from alertbot.state.runlock import RunLock
 from alertbot.state.schema import SCHEMA
 
 
@@ -253,6 +254,7 @@ class SqliteStore:
         self.rate_limits: SharedRateLimits | None = None  # one process: delivery's own buckets
         self.acks = SqliteAcks(db)
         self.samples = SqliteSamples(db)
+        self.lock: RunLock | None = None  # held by `run` and `state migrate` (runlock.py)
 
     @classmethod
     def open(
@@ -262,22 +264,32 @@ class SqliteStore:
         synchronous: Literal["normal", "full"] = "normal",
         create: bool = True,
         reset: bool = False,
+        exclusive: str | None = None,
     ) -> SqliteStore:
         """Open, create or upgrade state_dir/alertbot.db; StateError names the file.
 
         A state dir that held a database and lost it is refused (identity.py); `reset` moves
-        whatever is there aside first and starts empty.
+        whatever is there aside first and starts empty. `exclusive` (what the caller is about
+        to do) first takes the state dir's run lock (runlock.py), before anything is moved.
         """
         path = Path(state_dir) / DB_FILE
-        if reset:
-            ids.reset(path)
-        promised = ids.expected(path)
-        db = StateDB.open(state_dir, schema=SCHEMA, synchronous=synchronous, create=create)
+        lock = RunLock.take(state_dir, exclusive) if exclusive is not None else None
         try:
-            return cls(db, ids.establish(db, promised))
+            if reset:
+                ids.reset(path)
+            promised = ids.expected(path)
+            db = StateDB.open(state_dir, schema=SCHEMA, synchronous=synchronous, create=create)
+            try:
+                store = cls(db, ids.establish(db, promised))
+            except BaseException:
+                db.close()
+                raise
         except BaseException:
-            db.close()
+            if lock is not None:
+                lock.release()
             raise
+        store.lock = lock
+        return store
 
     def intact(self) -> str | None:
         """None while the database file is the one opened; else what happened to it."""
@@ -298,5 +310,9 @@ class SqliteStore:
             self.history.append(changes.history)
 
     def close(self) -> None:
-        """Close the connection."""
-        self.db.close()
+        """Close the connection, then let the next run in."""
+        try:
+            self.db.close()
+        finally:
+            if self.lock is not None:
+                self.lock.release()
