@@ -20,12 +20,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from alertbot import __version__
 from alertbot.cluster.assign import AccountShards
 from alertbot.cluster.coordinator import Coordinator
+from alertbot.cluster.digest import PUBLISH_EVERY, merged, publication, published_name
 from alertbot.cluster.fence import Fence
 from alertbot.cluster.leases import LeaseStore
 from alertbot.config import Config
 from alertbot.core.model import Notification
 from alertbot.core.tasks import TaskFailed
-from alertbot.jobs import digest, heartbeat
+from alertbot.jobs import DIGEST_RULE, digest, heartbeat
 from alertbot.notifier_setup import build_notifiers
 from alertbot.notify.acks import AckBook
 from alertbot.notify.base import Notifier
@@ -53,6 +54,7 @@ TICK = 0.5  # engine timers (for, absence, repeat, group flushes) resolve to thi
 WATCH = 2.0  # how often the config file is checked for changes
 EXIT_FORCED = 130
 RELOAD_TIMEOUT = 10.0  # validating a new config longer than this refuses it
+DIGEST_CURSOR = "digest"  # when the last digest was sent (a cluster's leader continues from it)
 STATE_CHECK = 2.0  # how often the state database file is checked for deletion or replacement
 QUIESCE_TIMEOUT = 2.0  # at stop, the engine gets this long to take the events already received
 
@@ -97,8 +99,6 @@ class App:
         self.events: Counter[str] = Counter()
         self.alerts: Counter[tuple[str, str]] = Counter()
         self.latency = LatencyRecorder()
-        self._since_digest: Counter[tuple[str, str]] = Counter()
-        self._digest_at = self.started_at
         self._source: IndexerSource | None = None
         self.web: WebServer | None = None
         self.acks: AckBook | None = None  # acknowledged alerts (loaded in run())
@@ -484,7 +484,6 @@ class App:
         self.notifications += len(enriched)
         for note in enriched:
             self.alerts[(note.rule, note.status)] += 1
-            self._since_digest[(note.rule, note.status)] += 1
 
     # --- scheduled jobs and status --------------------------------------------------------
     def _add_jobs(self, scheduler: AsyncIOScheduler) -> None:
@@ -492,23 +491,58 @@ class App:
         if jobs.digest is not None:
             every = jobs.digest.every
             scheduler.add_job(self._digest, "interval", seconds=every, id="digest")
+            if self.coordinator is not None:
+                scheduler.add_job(
+                    self._publish_accounts, "interval", seconds=PUBLISH_EVERY, id="accounts"
+                )
         if jobs.heartbeat is not None:
             every = jobs.heartbeat.every
             scheduler.add_job(self._heartbeat, "interval", seconds=every, id="heartbeat")
         scheduler.add_job(self._prune, "interval", seconds=jobs.prune_every, id="prune")
 
     async def _digest(self) -> None:
-        """Equity and PnL per account, and the alerts told since the last digest."""
-        config = self.config.jobs.digest
-        if config is None or self._source is None:
+        """Equity and PnL per account, and what was told since the last digest (saved, shared).
+
+        In a cluster only the leader sends it, listing every replica's accounts (cluster/digest.py).
+        """
+        config, source, state = self.config.jobs.digest, self._source, self._state
+        if config is None or source is None or state is None:
             return
         now = self.clock()
+        if self.coordinator is not None and not self.coordinator.leading(now):
+            return
+        saved = state.cursors.get(DIGEST_CURSOR)
+        since = float(saved["at"]) if isinstance(saved, dict) else self.started_at
+        if self.coordinator is not None and saved is not None and now - since < config.every / 2:
+            return  # a new leader whose schedule runs soon after the old one's last digest
+        told = {k: n for k, n in state.outbox.told(since, now).items() if k[0] != DIGEST_RULE}
+        accounts = await self._digest_accounts(source, now)
         notify = tuple(config.notify or self.config.defaults.notify or self.config.notifiers)
-        accounts = self._source.normalizer.account_views(now)
-        note = digest(accounts, self._since_digest, self._digest_at, now, notify, config.severity)
-        self._digest_at = now
-        self.deliver([note])
-        self._since_digest = Counter()  # the digest does not count itself
+        self.deliver([digest(accounts, told, since, now, notify, config.severity)])
+        state.cursors.put(DIGEST_CURSOR, {"at": now}, now)
+
+    async def _digest_accounts(self, source: IndexerSource, now: float) -> list[dict[str, Any]]:
+        """The accounts a digest lists: this replica's, and in a cluster the others' published."""
+        views = source.normalizer.account_views(now)
+        coordinator, fence, state = self.coordinator, self.fence, self._state
+        if coordinator is None or fence is None or state is None:
+            return views
+        own = [v for v in views if fence.keep(v["address"], v["subaccount"])]
+        live = [r.replica for r in await coordinator.store.replicas() if r.expires_at > now]
+        return merged(own, (state.cursors.get(published_name(r)) for r in live), now)
+
+    async def _publish_accounts(self) -> None:
+        """Put this replica's accounts where the leader's digest reads them (cluster only)."""
+        source, fence, state = self._source, self.fence, self._state
+        if source is None or fence is None or state is None or self.coordinator is None:
+            return
+        now = self.clock()
+        own = [
+            v
+            for v in source.normalizer.account_views(now)
+            if fence.keep(v["address"], v["subaccount"])
+        ]
+        state.cursors.put(published_name(self.coordinator.replica), publication(own, now), now)
 
     async def _heartbeat(self) -> None:
         """Ping the dead man's switch while healthy (so the switch fires when alertbot is not)."""

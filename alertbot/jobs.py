@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -14,6 +13,8 @@ from alertbot.core.model import Notification, Severity, iso_utc, notice
 from alertbot.core.strict import Strict
 
 log = logging.getLogger("alertbot.jobs")
+
+DIGEST_RULE = "alertbot-digest"  # the digest's own notification (it does not count itself)
 
 
 class DigestConfig(Strict):
@@ -42,7 +43,7 @@ class JobsConfig(Strict):
 
 def digest(
     accounts: Sequence[dict[str, Any]],
-    alerts: Counter[tuple[str, str]],
+    alerts: Mapping[tuple[str, str], int],
     since: float,
     now: float,
     notify: tuple[str, ...],
@@ -58,16 +59,30 @@ def digest(
     for (rule, status), count in sorted(alerts.items()):
         lines.append(f"  {rule} {status}: {count}")
     title = f"Digest: {len(accounts)} account(s), {told} alert(s) in {format_duration(now - since)}"
-    return notice("alertbot-digest", severity, title, "\n".join(lines), notify, now)
+    return notice(DIGEST_RULE, severity, title, "\n".join(lines), notify, now)
+
+
+def summary(account: dict[str, Any]) -> dict[str, Any]:
+    """What a digest line shows of an account (replicas publish this for the leader's digest)."""
+    pnl = account.get("unrealized_pnl")
+    if pnl is None:
+        pnl = sum(p.get("unrealized_pnl") or 0.0 for p in account.get("positions") or ())
+    return {
+        "address": str(account["address"]),
+        "subaccount": int(account["subaccount"]),
+        "equity": float(account["equity"]),
+        "unrealized_pnl": float(pnl),
+        "margin_usage": float(account.get("margin_usage") or 0.0),
+        "position_count": int(account.get("position_count", 0)),
+    }
 
 
 def _account_line(account: dict[str, Any]) -> str:
-    pnl = sum(p.get("unrealized_pnl") or 0.0 for p in account.get("positions") or ())
-    usage = account.get("margin_usage") or 0.0
+    a = summary(account)
     return (
-        f"{account['address']}/{account['subaccount']}: equity {account['equity']:,.2f} USDC, "
-        f"unrealized PnL {pnl:+,.2f}, margin usage {usage:.0%}, "
-        f"{account.get('position_count', 0)} position(s)"
+        f"{a['address']}/{a['subaccount']}: equity {a['equity']:,.2f} USDC, "
+        f"unrealized PnL {a['unrealized_pnl']:+,.2f}, margin usage {a['margin_usage']:.0%}, "
+        f"{a['position_count']} position(s)"
     )
 
 

@@ -2,7 +2,7 @@
 
 Each test fails when its wire is cut (checked by cutting it once): plugin enrichment before
 delivery, alert state carried across a reload, the outbox depth behind /healthz, and the
-digest's counter reset.
+digest's window (saved across a restart).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import asyncio
 import json
 from pathlib import Path
 
+from alertbot.core.model import iso_utc
 from tests.apphelpers import running, until, write_config
 from tests.notify.fakes import Request
 from tests.test_cli import ACC
@@ -89,10 +90,18 @@ async def test_each_digest_counts_only_the_alerts_since_the_last(sim, sink, tmp_
         await until(lambda: len(alerts(sink.requests)) == 2, "the first digest")
         await run.app._digest()
         await until(lambda: len(alerts(sink.requests)) == 3, "the second digest")
+        state = run.app._state
+        assert state is not None
+        sent_at = state.cursors.get("digest")["at"]
     first, second = (a["message"] for a in alerts(sink.requests)[1:])
     assert "  account-seen firing: 1" in first.splitlines()
     assert "account-seen" not in second  # the first digest's count was reset
     assert ": 0" in second.splitlines()[1]
+    async with running(path) as run:  # restarted: the next digest goes on from the saved one
+        await run.app._digest()
+        await until(lambda: len(alerts(sink.requests)) == 4, "the digest after the restart")
+    third = alerts(sink.requests)[3]["message"].splitlines()
+    assert third[1].startswith(f"alerts since {iso_utc(sent_at)}: ")
 
 
 async def test_risk_events_are_computed_only_while_a_rule_reads_them(sim, sink, tmp_path):

@@ -157,6 +157,10 @@ class Outbox(Protocol):
         """Rows per status."""
         ...
 
+    def told(self, since: float, until: float) -> dict[tuple[str, str], int]:
+        """Notifications written in [since, until), per (rule, status); one per note, not row."""
+        ...
+
     def purge(self, before: float) -> int:
         """Forget sent and dead rows last touched before `before`."""
         ...

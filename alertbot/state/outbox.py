@@ -61,6 +61,19 @@ def listed_row(raw: tuple[Any, ...]) -> OutboxRow:
         return outbox_row((*raw[:10], note_to_json(note)))
 
 
+# The rows of one note (one per notifier) share rule, status, fingerprint and created_at.
+TOLD_SQL = (
+    "SELECT rule, alert_status, COUNT(*) FROM (SELECT DISTINCT rule, alert_status, "
+    "fingerprint, created_at FROM outbox WHERE created_at >= ? AND created_at < ?) AS notes "
+    "GROUP BY rule, alert_status"
+)
+
+
+def told_counts(raw: list[tuple[Any, ...]]) -> dict[tuple[str, str], int]:
+    """TOLD_SQL's rows as {(rule, status): notes}."""
+    return {(str(rule), str(status)): int(count) for rule, status, count in raw}
+
+
 class SqliteOutbox:
     """Rows of the outbox table; every write runs inside the caller's or its own transaction."""
 
@@ -200,6 +213,10 @@ class SqliteOutbox:
         """Rows per status."""
         raw = self.db.query("SELECT status, COUNT(*) FROM outbox GROUP BY status")
         return {str(status): int(count) for status, count in raw}
+
+    def told(self, since: float, until: float) -> dict[tuple[str, str], int]:
+        """Notifications written in [since, until), per (rule, status); one per note, not row."""
+        return told_counts(self.db.query(TOLD_SQL, (since, until)))
 
     def purge(self, before: float) -> int:
         """Forget sent and dead rows last touched before `before` (pending rows are kept)."""

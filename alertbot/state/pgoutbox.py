@@ -18,7 +18,14 @@ from alertbot.core.model import Notification
 from alertbot.core.secrets import mask
 from alertbot.state.api import DEAD, PENDING, SENT, OutboxRow
 from alertbot.state.db import StateError
-from alertbot.state.outbox import COLUMNS, listed_row, note_to_json, outbox_row
+from alertbot.state.outbox import (
+    COLUMNS,
+    TOLD_SQL,
+    listed_row,
+    note_to_json,
+    outbox_row,
+    told_counts,
+)
 from alertbot.state.pgdb import PgDB
 
 DB_NOW = "extract(epoch from clock_timestamp())"
@@ -183,6 +190,11 @@ class PgOutbox:
         """Rows per status."""
         raw = self.db.query("SELECT status, COUNT(*) FROM outbox GROUP BY status")
         return {str(status): int(count) for status, count in raw}
+
+    def told(self, since: float, until: float) -> dict[tuple[str, str], int]:
+        """Notifications written in [since, until) by any replica, per (rule, status)."""
+        sql = TOLD_SQL.replace("?", "%s")
+        return told_counts(self.db.query(sql, (since, until)))
 
     def purge(self, before: float) -> int:
         """Forget sent and dead rows last touched before `before` (pending rows are kept)."""

@@ -108,3 +108,23 @@ def test_one_transaction_spans_outbox_rule_state_and_history(opener):
     assert len(store.rules.load()) == 1
     assert len(store.history.recent()) == 1
     store.close()
+
+
+def test_told_counts_each_note_once_within_its_window(opener):
+    store = opener()
+    try:
+        store.outbox.add(note(1), "hook", 10.0)
+        store.outbox.add(note(1), "mail", 10.0)  # one note to two notifiers: told once
+        store.outbox.add(note(2), "hook", 10.0)
+        store.outbox.add(note(2, status="resolved"), "hook", 11.0)
+        store.outbox.add(note(3, rule="fills"), "hook", 12.0, status="dead", error="refused")
+        store.outbox.add(note(4), "hook", 20.0)  # after the window
+        assert store.outbox.told(10.0, 20.0) == {
+            ("equity-low", "firing"): 2,
+            ("equity-low", "resolved"): 1,
+            ("fills", "firing"): 1,
+        }
+        assert store.outbox.told(20.0, 30.0) == {("equity-low", "firing"): 1}
+        assert store.outbox.told(0.0, 10.0) == {}
+    finally:
+        store.close()
