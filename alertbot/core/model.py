@@ -75,6 +75,7 @@ class AlertSummary:
     repeat: bool = False  # a reminder of an alert already told (`repeat:`)
     flapping: bool = False  # held as firing until it is stable
     values: dict[str, Any] = field(default_factory=dict)  # the condition's own (count, change...)
+    fingerprint: str = ""  # the alert identity's (an ack of it covers it in a group's reminder)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
-from alertbot.core.model import Notification
+from alertbot.core.model import AlertSummary, Notification
 from alertbot.state.api import AckRecord, Acks
 
 log = logging.getLogger("alertbot.acks")
@@ -36,8 +37,11 @@ class AckBook:
         """The notes to send: acknowledged reminders dropped, ended acks forgotten."""
         if not self.by_fingerprint:
             return list(notes)
-        out = []
+        out: list[Notification] = []
         for note in notes:
+            if note.alerts:
+                out.extend(self._group(note))
+                continue
             ack = self.by_fingerprint.get(note.fingerprint)
             if ack is None:
                 out.append(note)
@@ -49,6 +53,37 @@ class AckBook:
             else:
                 out.append(note)
         return out
+
+    def _group(self, note: Notification) -> list[Notification]:
+        """A grouped note without its acknowledged reminders (none left: not sent at all)."""
+        kept: list[AlertSummary] = []
+        for member in note.alerts:
+            ack = self.by_fingerprint.get(member.fingerprint) if member.fingerprint else None
+            if ack is None:
+                kept.append(member)
+            elif member.status != "firing" or note.severity != ack.severity:
+                self.forget(member.fingerprint)
+                kept.append(member)
+            elif member.repeat:
+                self.dropped += 1
+            else:
+                kept.append(member)
+        if len(kept) == len(note.alerts):
+            return [note]
+        if not kept:
+            return []
+        first = kept[0]
+        if len(kept) == 1:  # told as the single alert it now is
+            return [
+                replace(note, alerts=(), labels=dict(first.labels), fingerprint=first.fingerprint,
+                        title=first.title, message=first.message, starts_at=first.starts_at,
+                        ends_at=first.ends_at, event=first.event, repeat=first.repeat,
+                        flapping=first.flapping, values=first.values)
+            ]  # fmt: skip
+        return [
+            replace(note, alerts=tuple(kept), title=first.title, message=first.message,
+                    repeat=all(m.repeat for m in kept))
+        ]  # fmt: skip
 
     def forget(self, fingerprint: str) -> None:
         """End one ack (resolved, changed severity, or no longer firing)."""

@@ -205,6 +205,7 @@ def alert_json(note: Notification, custom: tuple[str, str] | None = None) -> dic
                 "message": m.message,
                 "starts_at": iso_utc(m.starts_at),
                 "ends_at": iso_utc(m.ends_at) if m.ends_at is not None else None,
+                "fingerprint": m.fingerprint,
             }
             for m in note.alerts
         ],

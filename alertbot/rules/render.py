@@ -54,6 +54,7 @@ def summarize(rt: RuleRuntime, alert: Alert, status: str, now: float, repeat: bo
         repeat=repeat,
         flapping=alert.flapping and status != RESOLVED,
         values=extra,
+        fingerprint=alert.fingerprint,
     )
 
 

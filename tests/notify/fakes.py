@@ -37,7 +37,15 @@ def note(**overrides: Any) -> Notification:
 def grouped(count: int) -> Notification:
     """A grouped notification with `count` members."""
     members = tuple(
-        AlertSummary({"ticker": f"M{i}-USD"}, "firing", f"Big trade on M{i}-USD", "m", T0, {})
+        AlertSummary(
+            {"ticker": f"M{i}-USD"},
+            "firing",
+            f"Big trade on M{i}-USD",
+            "m",
+            T0,
+            {},
+            fingerprint=f"fp-M{i}",
+        )
         for i in range(count)
     )
     return note(title="Big trade on M0-USD", labels={}, alerts=members)

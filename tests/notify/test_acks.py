@@ -39,3 +39,26 @@ def test_another_severity_ends_the_ack(tmp_path):
     book.keep_only([])  # no longer firing (a resolve nobody was told)
     assert store.acks.all() == []
     store.close()
+
+
+def test_a_groups_reminder_leaves_out_its_acknowledged_members(tmp_path):
+    from tests.rules.helpers import engine, ev, run
+
+    rule = "- {name: high, on: market, when: oracle_price > 10, repeat: 10s, group_wait: 1s}"
+    eng = engine(rule)
+    timeline = [(0, ev("market", ticker=t, oracle_price=20.0)) for t in ("A-USD", "B-USD")]
+    notes = run(eng, timeline, 12)
+    first, reminder = notes  # both tickers told together, then reminded together
+    assert [len(first.alerts), len(reminder.alerts), reminder.repeat] == [2, 2, True]
+    a, b = reminder.alerts
+    store = SqliteStore.open(tmp_path)
+    book = AckBook(store.acks)
+    book.ack(a.fingerprint, "high", reminder.severity, 5.0)
+    [left] = book.filter([reminder])  # B alone, told as the single alert it now is
+    assert (left.alerts, left.fingerprint, left.title) == ((), b.fingerprint, b.title)
+    assert left.labels == b.labels
+    book.ack(b.fingerprint, "high", reminder.severity, 6.0)
+    assert book.filter([reminder]) == []  # every member acknowledged: no reminder at all
+    assert book.dropped == 3
+    assert book.filter([first]) == [first]  # a first telling is never held back
+    store.close()

@@ -72,6 +72,7 @@ async def test_grouped_members_are_listed(http: FakeHttp) -> None:
         "message": "m",
         "starts_at": "2023-11-14T22:13:20.000Z",
         "ends_at": None,
+        "fingerprint": "fp-M0",
     }
 
 
