@@ -20,13 +20,20 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from alertbot import __version__
 from alertbot.cluster.assign import AccountShards
 from alertbot.cluster.coordinator import Coordinator
-from alertbot.cluster.digest import PUBLISH_EVERY, merged, publication, published_name
 from alertbot.cluster.fence import Fence
 from alertbot.cluster.leases import LeaseStore
 from alertbot.config import Config
 from alertbot.core.model import Notification
 from alertbot.core.tasks import TaskFailed
-from alertbot.jobs import DIGEST_RULE, digest, heartbeat
+from alertbot.jobs import (
+    DIGEST_RULE,
+    PUBLISH_EVERY,
+    digest,
+    heartbeat,
+    merged,
+    publication,
+    published_name,
+)
 from alertbot.notifier_setup import build_notifiers
 from alertbot.notify.acks import AckBook
 from alertbot.notify.base import Notifier
@@ -503,7 +510,7 @@ class App:
     async def _digest(self) -> None:
         """Equity and PnL per account, and what was told since the last digest (saved, shared).
 
-        In a cluster only the leader sends it, listing every replica's accounts (cluster/digest.py).
+        In a cluster only the leader sends it, listing every replica's accounts (jobs.py).
         """
         config, source, state = self.config.jobs.digest, self._source, self._state
         if config is None or source is None or state is None:
