@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
 from alertbot.app import App
 from alertbot.cluster.leases import LeaseStore
 from alertbot.sim import SimSettings, Simulator, load_scenario
+from alertbot.state.api import RuleStateChange, StateChanges
 from tests.apphelpers import running, until
 from tests.cluster.harness import Cluster, Timing, accounts
 from tests.notify.fakes import Reply, Request
@@ -87,6 +89,24 @@ async def balanced(cluster: Cluster, a: App, b: App) -> None:
     await until(lambda: set(cluster.subscribed().values()) == {1}, "subscribed once", 20)
 
 
+def assert_fenced_writes(app: App, rule: str) -> None:
+    """A change drained before the fence and written after it (a held write) is dropped."""
+    assert app._state is not None
+    assert app._delivery is not None
+    saved = [r for r in app._state.rules.load() if r.rule == rule]
+    assert len(saved) == 1
+    row = saved[0]
+    scope = app.engine.scopes[rule](app.engine.by_name[rule].decode_key(row.key))
+    late = RuleStateChange(row.rule, row.digest, row.key, {**value_of(row), "late": 1}, scope)
+    app._delivery.submit_many((), changes=StateChanges((late,)))
+    assert [r.value for r in app._state.rules.load() if r.rule == rule] == [row.value]
+
+
+def value_of(row: RuleStateChange) -> dict[str, Any]:
+    assert row.value is not None
+    return row.value
+
+
 def number(key: str) -> str:
     return key.rpartition("/")[2]
 
@@ -110,6 +130,7 @@ async def test_for_timer_and_firing_alert_move_to_the_new_owner(sim, sink, tmp_p
         await reachable.close()
         await until(lambda: not held(a), "A fenced", 10)
         assert a.engine.active_alerts() == []  # forgotten, not resolved: nothing told
+        assert_fenced_writes(a, "slow")
         await until(lambda: len(held(b)) == 2, "B took the shard over", 15)
         await until(lambda: told.count("firing", f"slow {sub}") == 1, "slow told", FOR + 10)
         fired = told.first("firing", f"slow {sub}")
@@ -152,3 +173,39 @@ async def test_absent_timer_of_a_moved_account_fires_on_the_new_owner_only(
             assert a.engine.by_name["quiet"].stats.notifications == len(kept)
             assert b.engine.by_name["quiet"].stats.notifications == len(moved)
     assert all(told.count("firing", f"quiet {n}") == 1 for n in moved | kept), told.seen
+
+
+MARKET_RULE = """
+  - name: btc-high
+    on: market
+    when: ticker == "BTC-USD" and oracle_price > 70000
+    for: 1h
+"""
+
+
+def pending_since(app: App, rule: str) -> list[float]:
+    return [v.since for v in app.engine.active_alerts() if v.rule == rule]
+
+
+async def test_market_rule_state_moves_with_the_leader(sim, sink, tmp_path, pg_dsn):
+    cluster, _ = cluster_of(sim, sink, pg_dsn, tmp_path, MARKET_RULE)
+    async with running(cluster.paths[0]) as run_a:
+        a = run_a.app
+        assert a.coordinator is not None
+        coordinator = a.coordinator
+        await until(lambda: coordinator.leading(time.time()), "A leads", 20)
+        async with running(cluster.paths[1]) as run_b:
+            b = run_b.app
+            await balanced(cluster, a, b)
+            sim.set_price("BTC-USD", 71000)
+            await until(lambda: pending_since(a, "btc-high"), "pending on the leader", 10)
+            since = pending_since(a, "btc-high")
+            reachable = coordinator.store
+            coordinator.store = LeaseStore("postgresql://postgres@127.0.0.1:1/none")  # cut off
+            await reachable.close()
+            await until(lambda: not coordinator.leading(time.time()), "A fenced", 10)
+            await until(lambda: not pending_since(a, "btc-high"), "A forgot it", 5)
+            assert b.coordinator is not None
+            other = b.coordinator
+            await until(lambda: other.leading(time.time()), "B leads", 15)
+            await until(lambda: pending_since(b, "btc-high") == since, "B pending since then", 5)
