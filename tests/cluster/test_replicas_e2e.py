@@ -1,8 +1,9 @@
 """Three `alertbot run` replicas on one PostgreSQL, the simulator with 300 subaccounts and a
 webhook sink. One is SIGKILLed mid-scenario: every fill is told, ownership moves within
 lease_ttl + 5 s, duplicates are counted (the fills told just before the kill are not told
-again: their ids are handed over with the rule state; a send in flight at the kill may be). The database cuts every connection, then refuses them past lease_ttl: the
-replicas recover and every fill is told."""
+again: their ids are handed over with the rule state; a send in flight at the kill may be).
+The database cuts every connection, then refuses them past lease_ttl: the replicas recover and
+every fill is told."""
 
 from __future__ import annotations
 
