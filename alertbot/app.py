@@ -24,6 +24,7 @@ from alertbot.cluster.fence import Fence
 from alertbot.cluster.leases import LeaseStore
 from alertbot.config import Config
 from alertbot.core.model import Notification
+from alertbot.core.scope import LOCAL, MARKET
 from alertbot.core.tasks import TaskFailed
 from alertbot.jobs import digest, heartbeat
 from alertbot.notifier_setup import build_notifiers
@@ -36,7 +37,6 @@ from alertbot.reload import Reloaded, commit, content_hash, failure_notice, prep
 from alertbot.rules.config import reads_risk
 from alertbot.rules.engine import Engine
 from alertbot.rules.runtime import RuleStats
-from alertbot.rules.scope import LOCAL, MARKET
 from alertbot.rules.silences import KEEP_EXPIRED, SilenceStore
 from alertbot.source.client import IndexerSource
 from alertbot.state import StateError, StateStore, StateWriteError, open_state

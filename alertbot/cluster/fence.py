@@ -7,7 +7,7 @@ from collections.abc import Callable
 from alertbot.cluster.assign import AccountShards
 from alertbot.cluster.coordinator import Coordinator
 from alertbot.core.model import Event
-from alertbot.rules.scope import LOCAL, MARKET, MARKET_KINDS, account_of
+from alertbot.core.scope import LOCAL, MARKET, MARKET_KINDS, account_of
 
 
 class Fence:

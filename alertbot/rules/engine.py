@@ -10,6 +10,7 @@ from typing import Any
 from alertbot.core.errors import ConfigError, Problem
 from alertbot.core.events import KINDS
 from alertbot.core.model import RESOLVED, AlertChange, AlertSummary, Event, Notification, notice
+from alertbot.core.scope import Scoper, scoper
 from alertbot.rules.build import build_rule, digest
 from alertbot.rules.config import DEFAULT_INHIBIT, RuleSet, expand_kinds
 from alertbot.rules.grouping import Grouper, Member
@@ -19,7 +20,6 @@ from alertbot.rules.lifecycle import FIRING, INACTIVE, Alert
 from alertbot.rules.oneoff import EventRule
 from alertbot.rules.render import notification, summarize
 from alertbot.rules.runtime import INF, MAX_STRIKES, RuleRuntime, RuleStats
-from alertbot.rules.scope import Scoper, scoper
 from alertbot.rules.silences import SilenceStore
 from alertbot.rules.validate import semantic_problems
 from alertbot.state.api import RuleStateChange, StateChanges

@@ -42,7 +42,7 @@ class RuleStateChange:
     `key` is the identity as JSON text (rules define it); `value` is JSON-able. A row is
     restored only while the rule's `digest` (its definition) is unchanged. `scope` (not
     stored: derived from the rule and key) says whose it is in a cluster, so a replica past
-    its fence writes none of an account it lost (`alertbot.rules.scope`).
+    its fence writes none of an account it lost (`alertbot.core.scope`).
     """
 
     rule: str

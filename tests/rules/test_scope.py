@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from alertbot.config_load import parse_config
+from alertbot.core.scope import LOCAL, MARKET, account_of
 from alertbot.rules.engine import Engine
-from alertbot.rules.scope import LOCAL, MARKET, account_of
 
 ADDRESS = "dydx199tqg4wdlnu4qjlxchpd7seg454937hjrknju4"
 RULES = f"""
