@@ -24,6 +24,7 @@ from alertbot.cluster.fence import Fence
 from alertbot.cluster.leases import LeaseStore
 from alertbot.config import Config
 from alertbot.core.model import Notification
+from alertbot.core.scope import LOCAL, MARKET
 from alertbot.core.tasks import TaskFailed
 from alertbot.jobs import (
     DIGEST_RULE,
@@ -117,6 +118,8 @@ class App:
         self._reload_tasks: set[asyncio.Task[bool]] = set()
         self.coordinator: Coordinator | None = None  # with a `cluster:` section
         self.fence: Fence | None = None
+        self._adopting: set[int] = set()  # gained shards whose rule state is not loaded yet
+        self._adopt_queued = False
 
     def stop(self) -> None:
         """Ask the app to stop (SIGINT/SIGTERM); a second request forces the exit at once.
@@ -201,7 +204,7 @@ class App:
             hold = self.config.state.buffer
             delivery = Delivery(db, notifiers, self.config.delivery, clock=self.clock, hold=hold)
             self._sync_silences()
-            if self.engine.restore(db.rules.load()):
+            if self._restore(db):
                 log.info("alert state restored from %s", self.config.state_dir)
             self._plugins, self._delivery = plugins, delivery
             self.acks = AckBook(db.acks)
@@ -224,6 +227,14 @@ class App:
                 await notifier.close()
             await plugins.shutdown()
             db.close()
+
+    def _restore(self, db: StateStore) -> int:
+        """The saved rule state; in a cluster only this replica's own (the rest comes with
+        the leases: `_adopt`)."""
+        rows = db.rules.load()
+        if self.config.cluster is None:
+            return self.engine.restore(rows)
+        return self.engine.adopt(rows, lambda scope: scope == LOCAL)
 
     def _web_server(self, db: StateStore) -> WebServer:
         """/healthz and /metrics, plus the dashboard when it is on and has a token."""
@@ -299,6 +310,7 @@ class App:
                 await self._supervise(source)
         finally:
             if self.coordinator is not None:  # after the source saved its cursors
+                self._commit(())  # the rule state, while the leases still let it be written
                 await self.coordinator.leave()
             scheduler.shutdown(wait=False)
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -316,9 +328,11 @@ class App:
         )
         store = LeaseStore(self.config.state.dsn_text)
         coordinator = self.coordinator = Coordinator(
-            cluster, store, self._shards_changed, clock=self.clock
+            cluster, store, self._shards_changed, clock=self.clock, on_leader=self._leader_changed
         )
-        self.fence = Fence(accounts, coordinator, self.clock)
+        fence = self.fence = Fence(accounts, coordinator, self.clock)
+        if self._delivery is not None:  # past its fence a replica writes none of their state
+            self._delivery.keep_state = lambda row: fence.holds(row.scope, self.clock())
         log.info(
             "replica %s of a cluster: %d shard(s), lease ttl %gs",
             coordinator.replica,
@@ -327,14 +341,61 @@ class App:
         )
 
     def _shards_changed(self, gained: set[int], lost: set[int]) -> None:
-        """The coordinator's news: the source drops lost accounts and takes gained ones over."""
+        """The coordinator's news: lost accounts are dropped (source and rule state), gained
+        ones get the previous owner's rule state, then are taken over (catch-up first)."""
         source, fence = self._source, self.fence
         if source is None or fence is None or not self.ready.is_set():
             return
         if lost:
+            self._adopting -= lost
+            self.engine.forget(lambda scope: fence.shard_of(scope) in lost)
             source.unwatch(*fence.accounts.members(lost))
         if gained:
-            source.watch(*fence.accounts.members(gained))
+            self._adopting |= gained
+            self._adopt_soon()
+
+    def _leader_changed(self, leads: bool) -> None:
+        """Market-wide rules' state moves with the leader lease."""
+        if self.fence is None or not self.ready.is_set():
+            return
+        self.fence.adopting = leads  # no market event reaches the rules before their state
+        if leads:
+            self._adopt_soon()
+        else:
+            self.engine.forget(lambda scope: scope == MARKET)
+
+    def _adopt_soon(self) -> None:
+        """One load for shards and the leader gained in the same round."""
+        if not self._adopt_queued:
+            self._adopt_queued = True
+            asyncio.get_running_loop().call_soon(self._adopt)
+
+    def _adopt(self) -> None:
+        """Load the saved rule state of gained shards (and the leader's), then watch them.
+
+        Before the source is told: the catch-up events of those accounts must find the state
+        (a pending `for`, remembered fill ids, whether a firing was told). With the database
+        unreachable it is retried at every tick; the accounts are not watched meanwhile.
+        """
+        self._adopt_queued = False
+        fence, source, db = self.fence, self._source, self._state
+        if fence is None or source is None or db is None:
+            return
+        shards, leader = self._adopting, fence.adopting
+        if not shards and not leader:
+            return
+        try:
+            rows = db.rules.load()
+        except StateWriteError as exc:
+            log.warning("rule state of gained shards not loaded yet (%s); retrying", exc)
+            return
+        self._adopting, fence.adopting = set(), False
+        taken = self.engine.adopt(
+            rows, lambda scope: fence.shard_of(scope) in shards or (leader and scope == MARKET)
+        )
+        log.info("took over the rule state of %d identit(ies) of %d row(s)", taken, len(rows))
+        if shards:
+            source.watch(*fence.accounts.members(shards))
 
     def _log_watching(self, source: IndexerSource) -> None:
         """Say where it connects, what it watches and where its state lives (INFO, once)."""
@@ -431,6 +492,8 @@ class App:
             notes: list[Notification] = []
             process = self.engine.process  # per batch: a reload may have swapped the engine
             now = clock() if fence is not None else 0.0
+            if fence is not None:  # a lapsed lease is forgotten before timers run again
+                fence.coordinator.sync(now)
             for event in batch:
                 if fence is not None and not fence.allows(event, now):
                     continue  # another replica owns it (or will, after its catch-up)
@@ -449,6 +512,9 @@ class App:
         """Let engine time pass; due notifications and changed rule state go to delivery."""
         self._sync_silences()  # `alertbot silence add` writes the same store
         now = self.clock()
+        if self.coordinator is not None:
+            self.coordinator.sync(now)  # a lapsed lease's timers stop before they run
+            self._adopt()  # what could not be loaded yet (the database was unreachable)
         self._commit(self.engine.tick(now))
         if self.acks is not None and self.acks.by_fingerprint:
             self.acks.keep_only(a.fingerprint for a in self.engine.active_alerts()

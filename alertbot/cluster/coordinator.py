@@ -20,6 +20,7 @@ from alertbot.cluster.leases import Error, LeaseStore
 log = logging.getLogger("alertbot.cluster")
 LEAVE_TIMEOUT = 5.0  # a stop does not wait longer for an unreachable database
 Changed = Callable[[set[int], set[int]], None]  # (shards gained, shards lost), called in order
+Leading = Callable[[bool], None]  # the leader lease was gained (True) or lost (False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,7 @@ class Coordinator:
         *,
         clock: Callable[[], float] = time.time,
         replica: str | None = None,
+        on_leader: Leading | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -54,6 +56,8 @@ class Coordinator:
         self.replica = replica or config.replica
         self.valid: dict[str, float] = {}  # lease name -> valid until (local fence)
         self.active: set[int] = set()  # shards handed to the source
+        self.on_leader = on_leader
+        self.leads = False  # the leader lease as last told to on_leader
         self.store_ok = False
         self.last_ok: float | None = None
         self.rounds = 0
@@ -143,7 +147,7 @@ class Coordinator:
             self.store_ok = False
 
     def sync(self, now: float) -> None:
-        """Tell the source what it gained and lost (a lapsed lease is lost at its fence)."""
+        """Tell what was gained and lost, shards then the leader (a lapsed lease at its fence)."""
         owned = {s for s in range(self.config.shards) if self.owns(s, now)}
         gained, lost = owned - self.active, self.active - owned
         if lost:
@@ -151,6 +155,11 @@ class Coordinator:
         if gained or lost:
             self.active = owned
             self.on_change(gained, lost)
+        leads = self.leading(now)
+        if leads != self.leads:
+            self.leads = leads
+            if self.on_leader is not None:
+                self.on_leader(leads)
 
     async def leave(self) -> None:
         """A clean stop (the source already stopped): free every lease for the others at once."""

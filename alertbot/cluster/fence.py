@@ -7,9 +7,7 @@ from collections.abc import Callable
 from alertbot.cluster.assign import AccountShards
 from alertbot.cluster.coordinator import Coordinator
 from alertbot.core.model import Event
-
-# Data not tied to an account: market-wide rules run on the leader only.
-MARKET_KINDS = frozenset({"market", "trade", "orderbook", "candle", "block"})
+from alertbot.core.scope import LOCAL, MARKET, MARKET_KINDS, account_of
 
 
 class Fence:
@@ -22,11 +20,26 @@ class Fence:
         self.coordinator = coordinator
         self.clock = clock
         self.dropped = 0  # events this replica did not own (in flight at a handover)
+        self.adopting = False  # the leader's rule state is not loaded yet: market data waits
 
     def keep(self, address: str, number: int) -> bool:
         """This replica owns the subaccount now."""
         shard = self.accounts.of(address, number)
         return shard is not None and self.coordinator.owns(shard, self.clock())
+
+    def holds(self, scope: str, now: float) -> bool:
+        """Rule state of this scope is this replica's now (else it neither runs nor writes it)."""
+        if scope == LOCAL:
+            return True
+        if scope == MARKET:
+            return self.coordinator.leading(now)
+        shard = self.shard_of(scope)
+        return shard is not None and self.coordinator.owns(shard, now)
+
+    def shard_of(self, scope: str) -> int | None:
+        """The shard of an account scope (None: market, local, or an account not watched)."""
+        account = account_of(scope)
+        return self.accounts.of(*account) if account is not None else None
 
     def allows(self, event: Event, now: float) -> bool:
         """Account events of owned shards, market data on the leader, transport always."""
@@ -37,7 +50,7 @@ class Fence:
             shard = self.accounts.of(address, number) if isinstance(number, int) else None
             ok = shard is not None and self.coordinator.owns(shard, now)
         elif event.kind in MARKET_KINDS:
-            ok = self.coordinator.leading(now)
+            ok = self.coordinator.leading(now) and not self.adopting
         else:
             ok = True  # this replica's own connections and catch-up
         if not ok:

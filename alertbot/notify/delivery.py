@@ -31,7 +31,15 @@ from alertbot.notify.held import Held, Key
 from alertbot.notify.outbox import dead_letter_note
 from alertbot.notify.ratelimit import TokenBucket
 from alertbot.state import StateError, StateWriteError
-from alertbot.state.api import DEAD, PENDING, SENT, OutboxRow, StateChanges, StateStore
+from alertbot.state.api import (
+    DEAD,
+    PENDING,
+    SENT,
+    OutboxRow,
+    RuleStateChange,
+    StateChanges,
+    StateStore,
+)
 
 log = logging.getLogger("alertbot.delivery")
 IDLE_POLL = 5.0  # an idle worker re-reads the outbox this often (sees `alertbot outbox retry`)
@@ -103,6 +111,8 @@ class Delivery:
         self._spill_backoff = self._backoff()
         self._spill_task: asyncio.Task[None] | None = None
         self.hold = hold  # past this many held notifications, `room()` waits (state.buffer)
+        # a cluster's fence: rule state of accounts this replica no longer owns is not written
+        self.keep_state: Callable[[RuleStateChange], bool] | None = None
         self._room = asyncio.Event()
         self._room.set()
         self._depth: dict[str, tuple[int, float]] = {}  # the last depth read (for status())
@@ -137,6 +147,9 @@ class Delivery:
         """Write notes and the engine's changes in one transaction; on a failed write keep them."""
         batch = [*self._spill, *notes]
         changed = self._spill_changes.then(changes) if changes else self._spill_changes
+        if self.keep_state is not None and changed.rules:  # a cluster: fenced-off rows go
+            keep = self.keep_state
+            changed = StateChanges(tuple(r for r in changed.rules if keep(r)), changed.history)
         now = self._clock()
         woken: set[str] = set()
         stored: dict[Key, int] = {}

@@ -100,6 +100,11 @@ class CountRule(RuleRuntime):
             value["window"] = list(window)
         return value or None
 
+    def drop_key(self, key: Key) -> Alert | None:
+        """The alert and the window go."""
+        self.windows.pop(key, None)
+        return super().drop_key(key)
+
     def import_key(self, key: Key, value: dict[str, Any]) -> None:
         """Inverse of export_key."""
         super().import_key(key, value)
@@ -185,6 +190,12 @@ class AbsentRule(RuleRuntime):
         if key in self.last_seen:
             value["last_seen"] = self.last_seen[key]
         return value or None
+
+    def drop_key(self, key: Key) -> Alert | None:
+        """The alert and the timer go: an identity that moved away never fires here."""
+        self.last_seen.pop(key, None)
+        self.last_event.pop(key, None)
+        return super().drop_key(key)
 
     def import_key(self, key: Key, value: dict[str, Any]) -> None:
         """Inverse of export_key; restored identities render with their labels only."""
@@ -351,6 +362,12 @@ class ChangeRule(LevelRule):
             value["window"] = window.to_json()
             value["when_held"] = self.when_held.get(key, False)
         return value or None
+
+    def drop_key(self, key: Key) -> Alert | None:
+        """The alert and the samples go."""
+        self.windows.pop(key, None)
+        self.when_held.pop(key, None)
+        return super().drop_key(key)
 
     def import_key(self, key: Key, value: dict[str, Any]) -> None:
         """Inverse of export_key."""

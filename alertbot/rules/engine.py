@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from alertbot.core.errors import ConfigError, Problem
 from alertbot.core.events import KINDS
 from alertbot.core.model import RESOLVED, AlertChange, AlertSummary, Event, Notification, notice
+from alertbot.core.scope import Scoper, scoper
 from alertbot.rules.build import build_rule, digest
 from alertbot.rules.config import DEFAULT_INHIBIT, RuleSet, expand_kinds
 from alertbot.rules.grouping import Grouper, Member
@@ -56,6 +57,9 @@ class Engine:
         self.rules = [build_rule(cfg, config, self) for cfg in config.rules if cfg.enabled]
         self.by_name = {rt.name: rt for rt in self.rules}
         self.digests = {rt.name: digest(rt) for rt in self.rules}
+        self.scopes: dict[str, Scoper] = {
+            rt.name: scoper(rt.kinds, rt.fields, isinstance(rt, EventRule)) for rt in self.rules
+        }
         self.stats: dict[str, RuleStats] = {rt.name: rt.stats for rt in self.rules}
         self.index = RuleIndex(self.rules, indexed=indexed)  # indexed=False: the reference
         self._routes = self.index.routes
@@ -212,6 +216,56 @@ class Engine:
         self._wake = -INF  # re-evaluate timers at the next call
         return taken
 
+    def adopt(self, rows: Iterable[RuleStateChange], wanted: Callable[[str], bool]) -> int:
+        """Take the saved rows whose scope is `wanted` (accounts this replica just gained).
+
+        Restore's rules: a rule whose digest changed has its row forgotten. What the previous
+        owner accepted but did not tell is queued again; what it told (`notified`) is not.
+        """
+        fresh: dict[str, list[Any]] = {}
+        known: dict[str, set[int]] = {}  # per rule: waiting alerts queued here already
+        for row in rows:
+            rt = self.by_name.get(row.rule)
+            if rt is None or row.value is None:
+                continue
+            key = rt.decode_key(row.key)
+            scope = self.scopes[rt.name](key)
+            if not wanted(scope):
+                continue
+            if row.digest != self.digests[rt.name]:
+                self._carried.append(RuleStateChange(row.rule, row.digest, row.key, None, scope))
+                continue
+            if rt.name not in known:
+                known[rt.name] = {id(alert) for alert in rt.waiting()}
+            rt.import_key(key, row.value)
+            fresh.setdefault(rt.name, []).append(key)
+        for name, keys in fresh.items():
+            rt = self.by_name[name]
+            rt.restored()
+            self._retell(rt, keys, known[name])
+        self._wake = -INF
+        return sum(len(keys) for keys in fresh.values())
+
+    def forget(self, gone: Callable[[str], bool]) -> int:
+        """Drop every identity whose scope is `gone` (it moved to another replica).
+
+        Nothing is told and nothing is written: the store keeps what was saved for the next
+        owner, and a replica past its fence must not write it any more.
+        """
+        dropped: set[int] = set()
+        count = 0
+        for rt in self.rules:
+            scope = self.scopes[rt.name]
+            for key in [k for k in rt.state_keys() if gone(scope(k))]:
+                alert = rt.drop_key(key)
+                if alert is not None:
+                    dropped.add(id(alert))
+                count += 1
+        for group in self._grouper.groups.values():  # queued, not told: the new owner tells
+            group.members = [m for m in group.members if id(m.alert) not in dropped]
+        self._carried = [row for row in self._carried if not gone(row.scope)]
+        return count
+
     def take_over(self, old: Engine) -> None:
         """Hot reload: keep the alerts of unchanged rules and what `old` did not drain yet."""
         carried = old.drain_state()
@@ -221,13 +275,18 @@ class Engine:
 
     def _row(self, rt: RuleRuntime, key: Any) -> RuleStateChange:
         return RuleStateChange(rt.name, self.digests[rt.name], rt.encode_key(key),
-                               rt.export_key(key))  # fmt: skip
+                               rt.export_key(key), self.scopes[rt.name](key))  # fmt: skip
 
-    def _retell(self, rt: RuleRuntime) -> None:
-        """Queue again what was waiting in a group when the state was saved."""
+    def _retell(
+        self, rt: RuleRuntime, keys: Iterable[Any] | None = None, known: set[int] | None = None
+    ) -> None:
+        """Queue again what was saved untold (of `keys` only; `known`: already queued here)."""
         for alert in rt.waiting():
-            self._enqueue(rt, alert, FIRING, alert.starts_at)
-        for alert in rt.alerts.values():
+            if known is None or id(alert) not in known:
+                self._enqueue(rt, alert, FIRING, alert.starts_at)
+        alerts = rt.alerts.values() if keys is None else [rt.alerts[k] for k in keys
+                                                           if k in rt.alerts]  # fmt: skip
+        for alert in alerts:
             told = alert.notified == FIRING
             if alert.state == FIRING and not told:
                 self._enqueue(rt, alert, FIRING, alert.starts_at)

@@ -131,6 +131,15 @@ class EventRule(RuleRuntime):
             self._remember(key, Alert.from_json(self.name, raw))
             self.dirty.discard(key)  # as saved: nothing changed
 
+    def drop_key(self, key: Key) -> Alert | None:
+        """The remembered id goes, and the occurrence if it still waits (the new owner tells it)."""
+        self.dirty.discard(key)
+        self.seen.pop(key, None)
+        alert = self.untold.pop(key, None)
+        if alert is not None:
+            self._untold_keys.pop(id(alert), None)
+        return alert
+
     def touched(self, alert: Alert) -> None:
         """One-offs keep no alert state."""
 

@@ -297,6 +297,11 @@ class RuleRuntime:
         if raw is not None:
             self.alerts[key] = Alert.from_json(self.name, raw)
 
+    def drop_key(self, key: Key) -> Alert | None:
+        """Forget an identity, untold and unsaved (another process owns it now); its alert."""
+        self.dirty.discard(key)
+        return self.alerts.pop(key, None)
+
     def restored(self) -> None:
         """Every identity was imported."""
 

@@ -40,13 +40,16 @@ class RuleStateChange:
     """The state of one identity of one rule as it is now; `value` None means forget it.
 
     `key` is the identity as JSON text (rules define it); `value` is JSON-able. A row is
-    restored only while the rule's `digest` (its definition) is unchanged.
+    restored only while the rule's `digest` (its definition) is unchanged. `scope` (not
+    stored: derived from the rule and key) says whose it is in a cluster, so a replica past
+    its fence writes none of an account it lost (`alertbot.core.scope`).
     """
 
     rule: str
     digest: str
     key: str
     value: dict[str, Any] | None
+    scope: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)

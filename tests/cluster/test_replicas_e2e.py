@@ -1,8 +1,9 @@
 """Three `alertbot run` replicas on one PostgreSQL, the simulator with 300 subaccounts and a
 webhook sink. One is SIGKILLed mid-scenario: every fill is told, ownership moves within
-lease_ttl + 5 s, duplicates are counted and come only from what the killed replica told just
-before dying. The database cuts every connection, then refuses them past lease_ttl: the
-replicas recover and every fill is told."""
+lease_ttl + 5 s, duplicates are counted (the fills told just before the kill are not told
+again: their ids are handed over with the rule state; a send in flight at the kill may be).
+The database cuts every connection, then refuses them past lease_ttl: the replicas recover and
+every fill is told."""
 
 from __future__ import annotations
 
@@ -98,7 +99,7 @@ async def test_a_replica_killed_mid_scenario_loses_no_alert(sim, sink, tmp_path,
         by_fill = {f"Fill {f}": k for fills in phases for k, f in fills.items()}
         phase = {f"Fill {f}": i for i, fills in enumerate(phases) for f in fills.values()}
         assert all(by_fill[t] in orphans for t in duplicated), duplicated  # the victim's only
-        # ...what it told after its last cursor save, or in flight at the kill
+        # ...a send in flight at the kill (its told fill ids are handed over, so not those)
         # the first alert of a victim's account after the kill, told by a new owner
         after = [
             at
