@@ -231,10 +231,9 @@ class App:
     def _restore(self, db: StateStore) -> int:
         """The saved rule state; in a cluster only this replica's own (the rest comes with
         the leases: `_adopt`)."""
-        rows = db.rules.load()
         if self.config.cluster is None:
-            return self.engine.restore(rows)
-        return self.engine.adopt(rows, lambda scope: scope == LOCAL)
+            return self.engine.restore(db.rules.load())
+        return self.engine.adopt(db.rules.load_scopes([LOCAL], ()), lambda scope: scope == LOCAL)
 
     def _web_server(self, db: StateStore) -> WebServer:
         """/healthz and /metrics, plus the dashboard when it is on and has a token."""
@@ -384,8 +383,10 @@ class App:
         shards, leader = self._adopting, fence.adopting
         if not shards and not leader:
             return
+        plain, parents = fence.accounts.members(shards)
+        scopes = [*plain, MARKET] if leader else plain
         try:
-            rows = db.rules.load()
+            rows = db.rules.load_scopes(scopes, {key.rpartition("/")[0] for key in parents})
         except StateWriteError as exc:
             log.warning("rule state of gained shards not loaded yet (%s); retrying", exc)
             return
@@ -395,7 +396,7 @@ class App:
         )
         log.info("took over the rule state of %d identit(ies) of %d row(s)", taken, len(rows))
         if shards:
-            source.watch(*fence.accounts.members(shards))
+            source.watch(plain, parents)
 
     def _log_watching(self, source: IndexerSource) -> None:
         """Say where it connects, what it watches and where its state lives (INFO, once)."""

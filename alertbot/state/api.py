@@ -7,7 +7,7 @@ A backend (SQLite, `alertbot.state.sqlite`; PostgreSQL, `alertbot.state.postgres
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,8 +41,9 @@ class RuleStateChange:
 
     `key` is the identity as JSON text (rules define it); `value` is JSON-able. A row is
     restored only while the rule's `digest` (its definition) is unchanged. `scope` (not
-    stored: derived from the rule and key) says whose it is in a cluster, so a replica past
-    its fence writes none of an account it lost (`alertbot.core.scope`).
+    derived from the rule and key; PostgreSQL stores it for `load_scopes`) says whose it is in
+    a cluster, so a replica past its fence writes none of an account it lost and a new owner
+    reads only the rows of what it gained (`alertbot.core.scope`).
     """
 
     rule: str
@@ -178,6 +179,14 @@ class RuleStates(Protocol):
 
     def load(self) -> list[RuleStateChange]:
         """Every saved identity."""
+        ...
+
+    def load_scopes(
+        self, scopes: Collection[str], addresses: Collection[str]
+    ) -> list[RuleStateChange]:
+        """At least the identities of these scopes and of any subaccount of these addresses
+        (a parent's children), read by an index where the backend has one; the caller keeps
+        what it wants (rows saved before scopes were, and SQLite's, come unfiltered)."""
         ...
 
 

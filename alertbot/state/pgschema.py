@@ -5,6 +5,9 @@ alert_history, meta), plus what sharing needs: an outbox claim per row (`claimed
 `claimed_until`, so several replicas deliver from one outbox) and `rate_buckets` (one token
 bucket per notifier shared by every replica). The version lives in `meta` (`schema_version`).
 Version 2: acks and samples (SQLite's version 4: acknowledged alerts, the dashboard's equity).
+Version 3: `rule_state.scope`, whose identity a row is (a subaccount, the market, local), with
+indexes, so a replica taking shards over reads only their rows (older rows keep NULL: read
+with every take-over until rewritten). SQLite has no such column: it never serves a cluster.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import psycopg
 
 from alertbot.state.pgdb import PgSchema
 
-PG_SCHEMA_VERSION = 2
+PG_SCHEMA_VERSION = 3
 
 V1 = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -116,5 +119,17 @@ def _v2(conn: psycopg.Connection[Any]) -> None:
     script(conn, V2)
 
 
-PG_SCHEMA = PgSchema((_v1, _v2))
+V3 = """
+ALTER TABLE rule_state ADD COLUMN scope TEXT;
+CREATE INDEX rule_state_scope ON rule_state (scope);
+CREATE INDEX rule_state_address ON rule_state (split_part(scope, '/', 1))
+"""
+
+
+def _v3(conn: psycopg.Connection[Any]) -> None:
+    """A nullable column: existing rows stay readable, their scope unknown until rewritten."""
+    script(conn, V3)
+
+
+PG_SCHEMA = PgSchema((_v1, _v2, _v3))
 assert PG_SCHEMA.version == PG_SCHEMA_VERSION

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -45,25 +45,38 @@ class PgRuleStates:
             return 0
         latest = {(c.rule, c.key): c for c in changes}  # the last change of an identity wins
         gone = [(r, k) for (r, k), c in latest.items() if c.value is None]
-        kept = [(c.rule, c.key, c.digest, _json(c.value), now)
+        kept = [(c.rule, c.key, c.digest, _json(c.value), now, c.scope)
                 for c in latest.values() if c.value is not None]  # fmt: skip
         with self.db.transaction():
             self.db.executemany("DELETE FROM rule_state WHERE rule = %s AND key = %s", gone)
             self.db.executemany(
-                "INSERT INTO rule_state (rule, key, digest, value, updated_at) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (rule, key) DO UPDATE SET "
+                "INSERT INTO rule_state (rule, key, digest, value, updated_at, scope) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (rule, key) DO UPDATE SET "
                 "digest = excluded.digest, value = excluded.value, "
-                "updated_at = excluded.updated_at",
+                "updated_at = excluded.updated_at, scope = excluded.scope",
                 kept,
             )
         return len(latest)
 
     def load(self) -> list[RuleStateChange]:
         """Every saved identity."""
-        raw = self.db.query("SELECT rule, digest, key, value FROM rule_state ORDER BY rule, key")
+        return self._rows("SELECT rule, digest, key, value FROM rule_state ORDER BY rule, key")
+
+    def load_scopes(
+        self, scopes: Collection[str], addresses: Collection[str]
+    ) -> list[RuleStateChange]:
+        """The identities of these scopes and of these addresses' subaccounts, by index; rows
+        without a scope (copied by `state migrate`, or older) come too, for the caller to sort."""
+        return self._rows(
+            "SELECT rule, digest, key, value FROM rule_state WHERE scope IS NULL "
+            "OR scope = ANY(%s) OR split_part(scope, '/', 1) = ANY(%s) ORDER BY rule, key",
+            (list(scopes), list(addresses)),
+        )
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[RuleStateChange]:
         return [
             RuleStateChange(str(rule), str(digest), str(key), _parse(self.db, "rule state", value))
-            for rule, digest, key, value in raw
+            for rule, digest, key, value in self.db.query(sql, params)
         ]
 
 

@@ -13,6 +13,7 @@ import pytest
 from alertbot.notify.delivery import Delivery
 from alertbot.notify.delivery_config import DeliveryConfig
 from alertbot.state import StateError, StateWriteError, open_state
+from alertbot.state.api import RuleStateChange
 from alertbot.state.pgdb import PgDB, PgSchema
 from alertbot.state.pgschema import PG_SCHEMA
 from alertbot.state.postgres import PgStore
@@ -197,3 +198,32 @@ async def test_two_deliveries_share_one_rate_limit(pg_dsn):
     assert a.outbox.counts() == {"sent": 2, "pending": 4}
     a.close()
     b.close()
+
+
+def test_a_take_over_reads_only_the_rows_of_its_scopes(pg_dsn):
+    store = open_state("", config=pg_config(pg_dsn))
+    rows = [
+        RuleStateChange("low", "d", "k1", {"v": 1}, "dydx1a/0"),
+        RuleStateChange("low", "d", "k2", {"v": 2}, "dydx1a/1"),
+        RuleStateChange("low", "d", "k3", {"v": 3}, "dydx1b/129"),  # a child of parent dydx1b/1
+        RuleStateChange("price", "d", "k4", {"v": 4}, "@market"),
+        RuleStateChange("conn", "d", "k5", {"v": 5}, ""),  # local
+    ]
+    store.rules.apply(rows, 1.0)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:  # a row copied by `state migrate`
+        conn.execute(
+            "INSERT INTO rule_state (rule, key, digest, value, updated_at) "
+            "VALUES ('old', 'k6', 'd', '{\"v\": 6}', 1.0)"
+        )
+    try:
+
+        def keys(scopes, addresses):
+            return sorted(r.key for r in store.rules.load_scopes(scopes, addresses))
+
+        assert keys(["dydx1a/1"], []) == ["k2", "k6"]
+        assert keys([], ["dydx1b"]) == ["k3", "k6"]  # a parent's children, by address
+        assert keys(["@market", "dydx1a/0"], []) == ["k1", "k4", "k6"]
+        assert keys([""], []) == ["k5", "k6"]
+        assert len(store.rules.load()) == 6
+    finally:
+        store.close()
