@@ -18,6 +18,7 @@ import psycopg
 from psycopg.rows import tuple_row
 
 NS = "alertbot_cluster"  # a schema of its own: the state's tables (public) stay alertbot's only
+SCHEMA_LOCK = 0x6C656173  # pg_advisory_xact_lock key: `IF NOT EXISTS` alone races
 SCHEMA = (
     f"CREATE SCHEMA IF NOT EXISTS {NS}",
     f"""CREATE TABLE IF NOT EXISTS {NS}.replicas (
@@ -77,9 +78,11 @@ class LeaseStore:
                 connect_timeout=max(1, round(self._timeout)),
                 row_factory=tuple_row,
             )
-        if not self._ready:
-            for statement in SCHEMA:
-                await self._conn.execute(statement)
+        if not self._ready:  # replicas starting together: one creates, the others wait
+            async with self._conn.transaction():
+                await self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+                for statement in SCHEMA:
+                    await self._conn.execute(statement)
             self._ready = True
         return self._conn
 

@@ -265,3 +265,12 @@ async def test_a_database_that_stops_answering_is_a_lost_one():
             await writer.wait_closed()
         server.close()
         await server.wait_closed()
+
+
+async def test_replicas_starting_together_create_the_lease_tables_once(pg_dsn):
+    stores = [LeaseStore(pg_dsn) for _ in range(8)]
+    try:
+        found = await asyncio.gather(*(store.replicas() for store in stores))
+    finally:
+        await asyncio.gather(*(store.close() for store in stores))
+    assert found == [[]] * 8  # every first call succeeded: nobody raced into a duplicate
