@@ -22,6 +22,7 @@ from alertbot.cluster.assign import AccountShards
 from alertbot.cluster.coordinator import Coordinator
 from alertbot.cluster.fence import Fence
 from alertbot.cluster.leases import LeaseStore
+from alertbot.cluster.localstate import local_scope, mine, own, qualified
 from alertbot.config import Config
 from alertbot.core.model import Notification
 from alertbot.core.scope import LOCAL, MARKET
@@ -48,6 +49,7 @@ from alertbot.rules.runtime import RuleStats
 from alertbot.rules.silences import KEEP_EXPIRED, SilenceStore
 from alertbot.source.client import IndexerSource
 from alertbot.state import StateError, StateStore, StateWriteError, open_state
+from alertbot.state.api import StateChanges
 from alertbot.web.actions import Controls
 from alertbot.web.auth import Auth
 from alertbot.web.board import Board, Parts
@@ -233,7 +235,9 @@ class App:
         the leases: `_adopt`)."""
         if self.config.cluster is None:
             return self.engine.restore(db.rules.load())
-        return self.engine.adopt(db.rules.load_scopes([LOCAL], ()), lambda scope: scope == LOCAL)
+        replica = self.config.cluster.replica
+        rows = mine(db.rules.load_scopes([local_scope(replica)], ()), replica)
+        return self.engine.adopt(rows, lambda scope: scope == LOCAL)
 
     def _web_server(self, db: StateStore) -> WebServer:
         """/healthz and /metrics, plus the dashboard when it is on and has a token."""
@@ -329,15 +333,24 @@ class App:
         coordinator = self.coordinator = Coordinator(
             cluster, store, self._shards_changed, clock=self.clock, on_leader=self._leader_changed
         )
-        fence = self.fence = Fence(accounts, coordinator, self.clock)
-        if self._delivery is not None:  # past its fence a replica writes none of their state
-            self._delivery.keep_state = lambda row: fence.holds(row.scope, self.clock())
+        self.fence = Fence(accounts, coordinator, self.clock)
+        if self._delivery is not None:
+            self._delivery.shape_state = self._shape_state
         log.info(
             "replica %s of a cluster: %d shard(s), lease ttl %gs",
             coordinator.replica,
             cluster.shards,
             cluster.lease_ttl,
         )
+
+    def _shape_state(self, changes: StateChanges) -> StateChanges:
+        """A cluster's rule-state writes: none past the fence, local rows under this replica."""
+        fence, coordinator = self.fence, self.coordinator
+        if fence is None or coordinator is None:
+            return changes
+        now = self.clock()
+        kept = [r for r in changes.rules if qualified(r.scope) or fence.holds(r.scope, now)]
+        return own(StateChanges(tuple(kept), changes.history), coordinator.replica)
 
     def _shards_changed(self, gained: set[int], lost: set[int]) -> None:
         """The coordinator's news: lost accounts are dropped (source and rule state), gained

@@ -31,15 +31,7 @@ from alertbot.notify.held import Held, Key
 from alertbot.notify.outbox import dead_letter_note
 from alertbot.notify.ratelimit import TokenBucket
 from alertbot.state import StateError, StateWriteError
-from alertbot.state.api import (
-    DEAD,
-    PENDING,
-    SENT,
-    OutboxRow,
-    RuleStateChange,
-    StateChanges,
-    StateStore,
-)
+from alertbot.state.api import DEAD, PENDING, SENT, OutboxRow, StateChanges, StateStore
 
 log = logging.getLogger("alertbot.delivery")
 IDLE_POLL = 5.0  # an idle worker re-reads the outbox this often (sees `alertbot outbox retry`)
@@ -111,8 +103,9 @@ class Delivery:
         self._spill_backoff = self._backoff()
         self._spill_task: asyncio.Task[None] | None = None
         self.hold = hold  # past this many held notifications, `room()` waits (state.buffer)
-        # a cluster's fence: rule state of accounts this replica no longer owns is not written
-        self.keep_state: Callable[[RuleStateChange], bool] | None = None
+        # a cluster's say on rule-state writes: none for accounts this replica no longer owns,
+        # its local rows under its own name (App._shape_state); applied again to held changes
+        self.shape_state: Callable[[StateChanges], StateChanges] | None = None
         self._room = asyncio.Event()
         self._room.set()
         self._depth: dict[str, tuple[int, float]] = {}  # the last depth read (for status())
@@ -147,9 +140,8 @@ class Delivery:
         """Write notes and the engine's changes in one transaction; on a failed write keep them."""
         batch = [*self._spill, *notes]
         changed = self._spill_changes.then(changes) if changes else self._spill_changes
-        if self.keep_state is not None and changed.rules:  # a cluster: fenced-off rows go
-            keep = self.keep_state
-            changed = StateChanges(tuple(r for r in changed.rules if keep(r)), changed.history)
+        if self.shape_state is not None and changed.rules:
+            changed = self.shape_state(changed)
         now = self._clock()
         woken: set[str] = set()
         stored: dict[Key, int] = {}

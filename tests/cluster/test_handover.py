@@ -209,3 +209,36 @@ async def test_market_rule_state_moves_with_the_leader(sim, sink, tmp_path, pg_d
             other = b.coordinator
             await until(lambda: other.leading(time.time()), "B leads", 15)
             await until(lambda: pending_since(b, "btc-high") == since, "B pending since then", 5)
+
+
+LOCAL_RULE = """
+  - name: busy
+    on: fill
+    count: 1000
+    within: 1h
+    group_by: []
+"""
+
+
+async def test_each_replica_keeps_and_gets_back_its_own_local_state(sim, sink, tmp_path, pg_dsn):
+    cluster, _ = cluster_of(sim, sink, pg_dsn, tmp_path, LOCAL_RULE)
+    async with running(cluster.paths[0]) as run_a, running(cluster.paths[1]) as run_b:
+        a, b = run_a.app, run_b.app
+        await balanced(cluster, a, b)
+        fills = cluster.trade_all()  # one fill per subaccount, counted where it is owned
+        owned_by_a = sum(1 for k in fills if cluster.shard(k) in held(a))
+
+        def counted(app: App) -> int:
+            return sum(len(w) for w in app.engine.by_name["busy"].windows.values())
+
+        await until(lambda: counted(a) + counted(b) == len(fills), "every fill counted", 10)
+        assert counted(a) == owned_by_a
+        a._commit(())
+        b._commit(())
+    assert a._state is not None
+    async with running(cluster.paths[0]) as again:  # A restarts: its count, not B's
+        assert counted(again.app) == owned_by_a
+        state = again.app._state
+        assert state is not None
+        scopes = sorted(r.key.split("\x1f")[0] for r in state.rules.load() if r.rule == "busy")
+        assert scopes == ["r0", "r1"]  # one row per replica, none overwritten
