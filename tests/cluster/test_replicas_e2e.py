@@ -158,9 +158,13 @@ async def test_the_database_cut_or_restarted_loses_nothing(sim, sink, tmp_path, 
             f"\ndatabase: {len(cut)} duplicate(s) after the cuts; after an outage of "
             f"{ttl + 1:g}s {len(twice)} of {len(counts)} (per wave {by_phase})"
         )
-        # nothing lost (above); told twice only what a replica told but could not save in its
-        # cursor before its leases lapsed (the next owner finds it again), never more than twice
-        assert max(counts.values()) <= 2
+        # nothing lost (above). At least once: a fill is told again only when a replica told it
+        # but could not save it (cursor, or its one-off id: a write held through a cut is
+        # dropped at the fence) before its leases lapsed, so once more at most per disruption
+        # it lived through: its own wave's cut, the later cuts and the outage
+        for i, wave in enumerate(phases):
+            lived = len(phases) - i
+            assert max(counts.get(t, 0) for t in wave) <= 1 + lived, (i, by_phase)
     finally:
         codes = await cluster.stop()
     assert list(codes.values()) == [0, 0, 0], [cluster.log(n)[-3000:] for n in cluster.names]
