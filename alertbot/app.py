@@ -120,7 +120,6 @@ class App:
         self._reload_tasks: set[asyncio.Task[bool]] = set()
         self.coordinator: Coordinator | None = None  # with a `cluster:` section
         self.fence: Fence | None = None
-        self._adopting: set[int] = set()  # gained shards whose rule state is not loaded yet
         self._adopt_queued = False
 
     def stop(self) -> None:
@@ -359,11 +358,11 @@ class App:
         if source is None or fence is None or not self.ready.is_set():
             return
         if lost:
-            self._adopting -= lost
+            fence.pending -= lost
             self.engine.forget(lambda scope: fence.shard_of(scope) in lost)
             source.unwatch(*fence.accounts.members(lost))
         if gained:
-            self._adopting |= gained
+            fence.pending |= gained  # their events wait for their rule state (`_adopt`)
             self._adopt_soon()
 
     def _leader_changed(self, leads: bool) -> None:
@@ -393,7 +392,7 @@ class App:
         fence, source, db = self.fence, self._source, self._state
         if fence is None or source is None or db is None:
             return
-        shards, leader = self._adopting, fence.adopting
+        shards, leader = set(fence.pending), fence.adopting
         if not shards and not leader:
             return
         plain, parents = fence.accounts.members(shards)
@@ -403,7 +402,8 @@ class App:
         except StateWriteError as exc:
             log.warning("rule state of gained shards not loaded yet (%s); retrying", exc)
             return
-        self._adopting, fence.adopting = set(), False
+        fence.pending -= shards
+        fence.adopting = False
         taken = self.engine.adopt(
             rows, lambda scope: fence.shard_of(scope) in shards or (leader and scope == MARKET)
         )

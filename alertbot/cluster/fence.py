@@ -21,6 +21,9 @@ class Fence:
         self.clock = clock
         self.dropped = 0  # events this replica did not own (in flight at a handover)
         self.adopting = False  # the leader's rule state is not loaded yet: market data waits
+        # gained shards whose rule state is not loaded yet: their events wait too (an event
+        # still buffered from before a loss must not reach the rules ahead of their state)
+        self.pending: set[int] = set()
 
     def keep(self, address: str, number: int) -> bool:
         """This replica owns the subaccount now."""
@@ -48,7 +51,11 @@ class Fence:
         if isinstance(address, str):
             number = data.get("subaccount", data.get("parent_subaccount"))
             shard = self.accounts.of(address, number) if isinstance(number, int) else None
-            ok = shard is not None and self.coordinator.owns(shard, now)
+            ok = (
+                shard is not None
+                and shard not in self.pending
+                and self.coordinator.owns(shard, now)
+            )
         elif event.kind in MARKET_KINDS:
             ok = self.coordinator.leading(now) and not self.adopting
         else:

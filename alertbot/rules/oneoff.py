@@ -81,7 +81,7 @@ class EventRule(RuleRuntime):
     def settled(self, alert: Alert) -> None:
         """The occurrence left its group: nothing to retell after a restart any more."""
         dedup = self._untold_keys.pop(id(alert), None)
-        if dedup is not None:
+        if dedup is not None and self.untold.get(dedup) is alert:
             del self.untold[dedup]
             self.dirty.add(dedup)
 
@@ -123,7 +123,9 @@ class EventRule(RuleRuntime):
         return value or None
 
     def import_key(self, key: Key, value: dict[str, Any]) -> None:
-        """Inverse of export_key."""
+        """Inverse of export_key; an occurrence already accepted here stays as it is."""
+        if key in self.seen or key in self.untold:
+            return  # live state is newer than a saved row (a take-over after a quick regain)
         if "seen" in value:
             self.seen[key] = float(value["seen"])
         raw = value.get("untold")

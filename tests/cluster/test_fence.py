@@ -70,3 +70,15 @@ def test_cursors_of_accounts_not_owned_are_not_saved(tmp_path):
         assert store.cursors.get(f"source/{ADDR}/1") is None
     finally:
         store.close()
+
+
+def test_a_gained_shard_waits_for_its_rule_state_before_its_events_pass():
+    probe = fence_holding()
+    mine = fence_holding(shard(probe, 0))
+    fill = Event("fill", NOW, {"address": ADDR, "subaccount": 0})
+    found = mine.accounts.of(ADDR, 0)
+    assert found is not None
+    mine.pending.add(found)  # gained, its saved rule state not loaded yet
+    assert mine.allows(fill, NOW) is False  # e.g. an event buffered from before a loss
+    mine.pending.discard(found)
+    assert mine.allows(fill, NOW) is True

@@ -81,3 +81,13 @@ def test_grouping_is_per_rule_and_status():
     )
     notes = run(eng, [(0, ev("account", equity=900))], 1)
     assert sorted(n.rule for n in notes) == ["lev", "low"]
+
+
+def test_adopting_a_saved_occurrence_that_is_already_waiting_tells_it_once():
+    eng = engine(FILLS, "defaults: {group_wait: 3s}\n")
+    assert run(eng, [(0, ev("fill", id="f1"))], 1) == []  # accepted, waiting in its group
+    saved = eng.snapshot()  # what the store holds for it (saved untold)
+    assert eng.adopt(saved, lambda scope: True) == len(saved)  # e.g. a lease lost and regained
+    notes = [*eng.tick(2.0), *eng.tick(5.0)]
+    assert [len(n.alerts) or 1 for n in notes] == [1]
+    assert eng.by_name["filled"].untold == {}
