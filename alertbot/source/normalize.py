@@ -48,6 +48,8 @@ class Normalizer:
         self.subs = Subaccounts(self.markets, self._problem, lambda: self.last_block)
         self.subs.risk_enabled = risk
         self._ids: dict[str, tuple[str, int]] = {}
+        # the live source sets it: price moves mark accounts due, `flush` values them per batch
+        self.lazy = False
         self._bad = self._bad_level  # bound once: the order book hot path passes it along
         self._snapshots: dict[str, Handler] = {
             "v4_subaccounts": self._sub_snapshot,
@@ -324,7 +326,19 @@ class Normalizer:
         return out
 
     def _revalue(self, tickers: list[str], now: float, conn: int) -> list[Event]:
-        """One `account` event (origin "price") per account holding any of these markets."""
+        """One `account` event (origin "price") per account holding any of these markets.
+
+        Lazy (the live source): the accounts are only marked due, and `flush` values each once
+        for the whole batch of frames, with the newest prices.
+        """
+        if self.lazy:
+            due, holders = self.subs.due, self.subs.accounts.holders
+            for ticker in tickers:
+                keys = holders.get(ticker)
+                if keys:
+                    for key in keys:
+                        due[key] = conn
+            return []
         holding = self.subs.accounts.holding
         if len(tickers) == 1:
             accounts: Iterable[Account] = holding(tickers[0])
@@ -333,6 +347,28 @@ class Normalizer:
         markets = self.markets
         out = [Event("account", now, account_data(a, markets, "price"), conn) for a in accounts]
         self.subs.risk_events(accounts, now, conn, "price", out)
+        return out
+
+    def flush(self, now: float) -> list[Event]:
+        """The revaluations `lazy` deferred: one `account` event per due account, valued now.
+
+        Called once per batch (when the consumer takes it); an account whose own update came
+        after its last price already had its event then, with those prices, and is not due.
+        """
+        due = self.subs.due
+        if not due:
+            return []
+        by_key, markets = self.subs.accounts.by_key, self.markets
+        out: list[Event] = []
+        groups: dict[int, list[Account]] = {}
+        for key, conn in due.items():
+            acct = by_key.get(key)
+            if acct is not None:  # else forgotten meanwhile (another replica owns it now)
+                out.append(Event("account", now, account_data(acct, markets, "price"), conn))
+                groups.setdefault(conn, []).append(acct)
+        due.clear()
+        for conn, accts in groups.items():
+            self.subs.risk_events(accts, now, conn, "price", out)
         return out
 
     # --- order book --------------------------------------------------------------------------

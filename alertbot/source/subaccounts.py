@@ -46,6 +46,8 @@ class Subaccounts:
         self._problem = problem
         self._last_block = last_block
         self._parents_seen: set[tuple[str, int]] = set()
+        # accounts a price moved since the last flush (lazy revaluation), with the price's conn
+        self.due: dict[tuple[str, int], int] = {}
 
     def _report(self, what: str, exc: BaseException, item: Any) -> None:
         """Skip one bad item, saying why; the rest of the message is still processed."""
@@ -139,6 +141,8 @@ class Subaccounts:
             acct.baseline_height = self._baseline_height(sub, block)
         data = account_data(acct, self.markets, origin, reported)
         out.append(Event("account", now, data, conn))
+        if self.due:
+            self.due.pop((acct.address, acct.number), None)
         self.risk_events([acct], now, conn, origin, out)
 
     def risk_events(
@@ -244,6 +248,8 @@ class Subaccounts:
             self._transfer(transfer, acct, now, conn, out)
         if touched:
             out.append(Event("account", now, account_data(acct, self.markets, "update"), conn))
+            if self.due:  # this event carries the newest prices: no revaluation is due
+                self.due.pop((address, number), None)
         if touched or self.orders.protective_touched:
             self.orders.protective_touched.clear()
             self.risk_events([acct], now, conn, "update", out)
