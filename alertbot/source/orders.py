@@ -6,6 +6,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from alertbot.core.events import ORDER_TRANSITIONS
 from alertbot.source.numbers import BadValue, flag, num, opt_height, opt_num, opt_text, text
 
 FINAL = frozenset({"FILLED", "CANCELED"})
@@ -133,6 +134,8 @@ class Orders:
         self.protective: dict[MarketKey, dict[str, dict[str, Any]]] = {}
         self.protective_touched: set[MarketKey] = set()  # drained by the risk tracker
         self.protective_version: dict[MarketKey, int] = {}  # bumped on every change (caches)
+        # the order.* kinds something reads: the others are recorded as emitted, not built
+        self.kinds = frozenset(f"order.{t}" for t in ORDER_TRANSITIONS)
 
     def apply(
         self,
@@ -202,8 +205,12 @@ class Orders:
             order.emitted = order.emitted.union(fresh)
         if silent or not fresh:
             return []
+        wanted = self.kinds
+        kinds = [kind for kind in (f"order.{k}" for k in fresh) if kind in wanted]
+        if not kinds:
+            return []
         data = dict(order.fields)
-        return [(f"order.{k}", data) for k in fresh]
+        return [(kind, data) for kind in kinds]
 
     def _remember_final(self, order_id: str, order: Order) -> None:
         """Bound memory: a final order keeps only what later messages are checked against, and

@@ -146,6 +146,14 @@ def price_accounts(batch: list[Event]) -> list[dict[str, Any]]:
     return [e.data for e in batch if e.kind == "account" and e.data["origin"] == "price"]
 
 
+async def until_ready(source: IndexerSource, batches: AsyncIterator[list[Event]]) -> None:
+    """Take batches until every subscription has its snapshot."""
+    async for _ in batches:
+        subs = [s for c in source.feed.conns.values() for s in c.subs.values()]
+        if subs and all(s.status == "active" for s in subs):
+            return
+
+
 async def test_live_source_revalues_once_per_batch() -> None:
     hook = PriceSeen()
     async with (
@@ -153,14 +161,7 @@ async def test_live_source_revalues_once_per_batch() -> None:
         IndexerSource(config_for(sim), env={}, rng=lambda: 1.0, on_raw=hook) as source,
     ):
         batches = source.batches()
-
-        async def until_ready() -> None:
-            async for _ in batches:
-                subs = [s for c in source.feed.conns.values() for s in c.subs.values()]
-                if subs and all(s.status == "active" for s in subs):
-                    return
-
-        await asyncio.wait_for(until_ready(), TIMEOUT)
+        await asyncio.wait_for(until_ready(source, batches), TIMEOUT)
         for value in ETH_PRICES:  # the consumer takes nothing meanwhile: one batch
             hook.price, hook.seen = value, asyncio.Event()
             sim.set_price("ETH-USD", value)
@@ -178,3 +179,25 @@ async def test_live_source_revalues_once_per_batch() -> None:
         await asyncio.wait_for(hook.seen.wait(), TIMEOUT)
         batch = await asyncio.wait_for(anext(batches), TIMEOUT)
         assert [eth(a)["oracle_price"] for a in price_accounts(batch)] == [3400.0]
+
+
+async def test_a_price_frame_with_no_event_of_its_own_still_ends_a_batch() -> None:
+    """Nobody reads `market`: the oracle frame emits nothing, but its revaluation is due."""
+    async with (
+        simulator() as sim,  # no feed.stale in time to wake the consumer instead
+        IndexerSource(config_for(sim, silence_timeout="60s"), env={}, rng=lambda: 1.0) as source,
+    ):
+        batches = source.batches()
+        await asyncio.wait_for(until_ready(source, batches), TIMEOUT)
+        source.normalizer.wanted = {"account"}
+
+        async def first_price_account() -> dict[str, Any]:
+            async for batch in batches:
+                found = price_accounts(batch)
+                if found:
+                    return found[0]
+            raise AssertionError("the source ended")
+
+        sim.set_price("ETH-USD", 3500.0)
+        acct = await asyncio.wait_for(first_price_account(), TIMEOUT)
+        assert eth(acct)["oracle_price"] == 3500.0
