@@ -121,7 +121,10 @@ class Book:
 
         The hot path of the order book channel: levels are parsed and applied in one loop.
         """
-        self.apply(bids, asks, bad)
+        if bids:
+            _apply(bids, self.bids, self.asks, bad)
+        if asks:
+            _apply(asks, self.asks, self.bids, bad)
         top = self.moved()
         return None if top is None else self._summary(top)
 
