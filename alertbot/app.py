@@ -300,8 +300,9 @@ class App:
                     loop.remove_signal_handler(sig)
 
     def _kinds_read(self) -> frozenset[str]:
-        """What the source must build: the kinds the rules read, and fills for the dashboard."""
-        return kinds_read(self.config.rules, dashboard=self.board is not None)
+        """What the source must build: the kinds the rules read, fills for the dashboard, and
+        `account` always (its count in /metrics is the sign a watched account's data flows)."""
+        return kinds_read(self.config.rules, dashboard=self.board is not None) | {"account"}
 
     def _start_cluster(self) -> None:
         """A `cluster:` section: leases decide which subaccounts this replica watches."""
