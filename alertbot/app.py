@@ -43,7 +43,7 @@ from alertbot.notify.builtin.console import ConsoleNotifier
 from alertbot.notify.delivery import Delivery
 from alertbot.plugins import Plugins, make_plugin_manager, plugins_path
 from alertbot.reload import Reloaded, commit, content_hash, failure_notice, prepare
-from alertbot.rules.config import reads_risk
+from alertbot.rules.config import RuleConfig, expand_kinds, reads_risk
 from alertbot.rules.engine import Engine
 from alertbot.rules.runtime import RuleStats
 from alertbot.rules.silences import KEEP_EXPIRED, SilenceStore
@@ -165,6 +165,7 @@ class App:
         self.config, self.engine = result.config, result.engine
         if self._source is not None:  # a reloaded rule on risk kinds gets them at once
             self._source.normalizer.risk = reads_risk(self.config.rules)
+            self._source.normalizer.wanted = self._kinds_read()  # and any other kind it reads
         if result.restart_needed:
             later = ", ".join(result.restart_needed)
             log.warning("changed sections apply at the next restart: %s", later)
@@ -305,6 +306,7 @@ class App:
                 state=self._state,
                 keep=self.fence.keep if self.fence is not None else None,
             )
+            source.normalizer.wanted = self._kinds_read()  # no events nobody reads
             async with source:
                 source.normalizer.risk = reads_risk(self.config.rules)  # else skip the math
                 self._log_watching(source)
@@ -318,6 +320,11 @@ class App:
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)
+
+    def _kinds_read(self) -> frozenset[str]:
+        """What the source must build: the kinds the rules read, fills for the dashboard, and
+        `account` always (its count in /metrics is the sign a watched account's data flows)."""
+        return kinds_read(self.config.rules, dashboard=self.board is not None) | {"account"}
 
     def _start_cluster(self) -> None:
         """A `cluster:` section: leases decide which subaccounts this replica watches."""
@@ -687,6 +694,20 @@ class App:
 
 class _Stopped(Exception):
     """Raised by the stop task to end the TaskGroup cleanly."""
+
+
+def kinds_read(rules: Iterable[RuleConfig], *, dashboard: bool = False) -> frozenset[str]:
+    """Every kind an enabled rule is on or resolves on (the engine reads nothing else), plus
+    `fill` when the dashboard lists fills. The source builds no event of any other data kind."""
+    kinds = {
+        kind
+        for rule in rules
+        if rule.enabled
+        for kind in expand_kinds((*rule.on, *(rule.resolve_on or ())))
+    }
+    if dashboard:
+        kinds.add("fill")
+    return frozenset(kinds)
 
 
 async def _supervised(name: str, coro: Coroutine[Any, Any, None]) -> None:

@@ -7,7 +7,8 @@ process, pinned to the other core, so the sender is never the bottleneck. Rounds
 1. a bare `websockets` receive (the ceiling);
 2. the same receive + `orjson.loads`;
 3. a naive client: `json.loads`, a dict of handlers per channel, float conversions;
-4. alertbot's source alone (IndexerSource: feed, normalizer, hand-off to a consumer);
+4. alertbot's source alone (IndexerSource: feed, normalizer, hand-off to a consumer), told
+   the kinds the 100 rules read, as `alertbot run` tells it (it builds no other events);
 5. alertbot's source with the engine and the 100 rules of bench/rules-100.yaml;
 6. the same with the rule index off (every rule sees every event of its kinds, as before).
 
@@ -42,12 +43,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from capture_stream import stream
 
+from alertbot.app import kinds_read
 from alertbot.config_load import load_config
 from alertbot.rules import Engine
 from alertbot.source.client import IndexerSource
 from alertbot.source.config import SourceConfig
 
 RULES = Path(__file__).resolve().parent / "rules-100.yaml"
+READ = kinds_read(load_config(str(RULES)).rules)  # the kinds the 100 rules read
 TICKERS, SUBACCOUNTS = 30, 10
 
 
@@ -197,6 +200,7 @@ def _source(url: str, snapshots: list[dict[str, Any]]) -> IndexerSource:
     )
     source = IndexerSource(config, env={})
     source.normalizer.risk = False  # as `alertbot run` does when no rule reads risk kinds
+    source.normalizer.wanted = READ  # and the kinds the rules read, as `alertbot run` does
     return source
 
 

@@ -117,3 +117,27 @@ async def test_risk_events_are_computed_only_while_a_rule_reads_them(sim, sink, 
         before = run.app.events["risk"]
         sim.set_price("BTC-USD", 59_000)
         await until(lambda: run.app.events["risk"] > before, "risk events after the reload")
+
+
+async def test_book_events_are_built_only_while_a_rule_reads_them(sim, sink, tmp_path):
+    path = write_config(tmp_path / "rules.yaml", sim, sink.url(), WATCH)
+    spread = "  - {name: wide, on: orderbook, when: spread_bps > 100000}\n"
+    async with running(path) as run:
+        source = run.app._source
+        assert source is not None
+
+        def settled_after(books: int) -> bool:
+            """Book frames past `books` arrived and every event was taken by the engine."""
+            return source.feed.messages.get("v4_orderbook", 0) > books and source._settled()
+
+        await until(lambda: settled_after(0), "the book snapshot, taken")
+        books = source.feed.messages["v4_orderbook"]
+        sim.set_price("BTC-USD", 59_000)  # the book moves with the price
+        await until(lambda: settled_after(books), "book updates, taken")
+        assert run.app.events["orderbook"] == 0  # no rule reads it: not built
+        assert run.app.events["market"] == 0
+        write_config(path, sim, sink.url(), WATCH + spread)
+        assert await run.app.reload()
+        sim.set_price("BTC-USD", 58_000)
+        await until(lambda: run.app.events["orderbook"] > 0, "book events after the reload")
+        assert run.app.events["market"] == 0  # still read by nobody

@@ -109,6 +109,13 @@ class Book:
         self.top = top
         return top
 
+    def apply(self, bids: Any, asks: Any, bad: BadLevel) -> None:
+        """Apply update levels only (nobody reads the book's events now: no top check)."""
+        if bids:
+            _apply(bids, self.bids, self.asks, bad)
+        if asks:
+            _apply(asks, self.asks, self.bids, bad)
+
     def update(self, bids: Any, asks: Any, bad: BadLevel) -> dict[str, Any] | None:
         """Apply update levels ([price, size] arrays); the summary if the top moved, else None.
 

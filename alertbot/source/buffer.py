@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from alertbot.core.model import Event
+
+Flush = Callable[[], list[Event]]  # events due once per batch (the lazy revaluations)
 
 
 class EventBuffer:
@@ -14,8 +17,10 @@ class EventBuffer:
     consumer (back-pressure reaches the socket instead of memory growing without bound).
     """
 
-    def __init__(self, limit: int = 10_000) -> None:
+    def __init__(self, limit: int = 10_000, flush: Flush | None = None) -> None:
+        """`flush` is called as each batch is taken; what it returns ends the batch."""
         self.limit = limit
+        self._flush = flush
         self._items: list[Event] = []
         self._ready = asyncio.Event()
         self._room = asyncio.Event()
@@ -34,6 +39,12 @@ class EventBuffer:
             self._ready.set()
         return len(items) >= self.limit
 
+    def wake(self) -> None:
+        """Wake a waiting consumer with nothing buffered: `flush` has events due."""
+        if self._waiting:
+            self._waiting = False
+            self._ready.set()
+
     async def room(self) -> None:
         """Wait until the consumer has taken what is buffered, if the buffer is full."""
         while len(self._items) >= self.limit:
@@ -41,8 +52,15 @@ class EventBuffer:
             await self._room.wait()
 
     async def take(self) -> list[Event]:
-        """Everything buffered, waiting for at least one event."""
-        while not self._items:
+        """Everything buffered and then what `flush` has due, waiting for at least one event."""
+        flush = self._flush
+        while True:
+            if flush is not None:
+                due = flush()
+                if due:
+                    self._items += due
+            if self._items:
+                break
             self._ready.clear()
             self._waiting = True
             try:

@@ -99,6 +99,7 @@ class IndexerSource:
         self._tick = min(tick, config.silence_timeout / 4, config.gap_timeout / 4)
         self.problems = ProblemLog()
         self.normalizer = Normalizer(on_problem=self.problems)
+        self.normalizer.lazy = True  # a price revalues an account once per batch, not per frame
         self.feed = Feed(
             self.normalizer,
             gap_timeout=config.gap_timeout,
@@ -118,7 +119,7 @@ class IndexerSource:
         )
         self.cursors = SourceCursors(state, self.normalizer, config, keep=keep) if state else None
         self.caps = dict(CAPS)
-        self.buffer = EventBuffer(queue_size)
+        self.buffer = EventBuffer(queue_size, flush=self._flush)
         self.polling = False
         self._sockets: dict[int, ClientConnection] = {}
         self._sendq: dict[int, asyncio.Queue[Subscription]] = {}
@@ -240,6 +241,10 @@ class IndexerSource:
             if now >= self._next_save and self._settled():
                 self._next_save = now + CURSOR_SAVE
                 self._save_cursors()
+
+    def _flush(self) -> list[Event]:
+        """As the consumer takes a batch: the accounts its prices moved, valued once, now."""
+        return self.normalizer.flush(self.clock())
 
     def _settled(self) -> bool:
         """Every event emitted so far has been handled by the consumer."""
@@ -476,6 +481,7 @@ class IndexerSource:
         )
         feed, clock, on_raw, buffer = self.feed, self.clock, self._on_raw, self.buffer
         recv, receive, put = ws.recv, feed.receive, buffer.put
+        due = self.normalizer.subs.due  # revaluations the next batch ends with
         try:
             while True:
                 raw = await recv(decode=False)
@@ -488,8 +494,11 @@ class IndexerSource:
                         self._act()
                 except Exception as exc:  # a bug on the per-frame path: this connection restarts
                     raise self._frame_failed(index, raw, exc) from exc
-                if events and put(events):
-                    await buffer.room()
+                if events:
+                    if put(events):
+                        await buffer.room()
+                elif due:  # a price moved accounts but no event was emitted: the batch is due
+                    buffer.wake()
         finally:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):

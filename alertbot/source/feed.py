@@ -140,34 +140,29 @@ class Feed:
             self.problems("frame that is not a JSON object", raw or msg)
             return []
         try:
-            return self._dispatch(state, index, msg, now, raw)
+            if msg.get("type") == "channel_data":  # the hot path: one lookup, gap check inlined
+                sub = state.pairs.get((msg.get("channel"), msg.get("id")))
+                if sub is not None and sub.status == ACTIVE:
+                    mid = msg.get("message_id")
+                    gaps = state.gaps
+                    if mid == gaps.highest + 1:
+                        gaps.highest = mid
+                        sub.messages += 1
+                        contents = msg.get("contents")
+                        try:
+                            events: list[Event] = (sub.update or self._updater(sub))(
+                                sub.sub.id, contents, now, index, msg.get("subaccountNumber")
+                            )
+                            return events
+                        except BAD_ITEM as exc:
+                            self.normalizer.update_failed(sub.sub.channel, exc, contents)
+                        except Exception as exc:  # nobody foresaw it: it must not stop the others
+                            self._unforeseen(exc, msg)
+                        return []
+            return self._other(state, msg, now, raw)
         except Exception as exc:  # a shape nobody foresaw (an unhashable id, a list for a type)
             self._unforeseen(exc, msg)
             return []
-
-    def _dispatch(
-        self, state: ConnState, index: int, msg: dict[str, Any], now: float, raw: Any
-    ) -> list[Event]:
-        if msg.get("type") == "channel_data":  # the hot path: one lookup, gap check inlined
-            sub = state.pairs.get((msg.get("channel"), msg.get("id")))
-            if sub is not None and sub.status == ACTIVE:
-                mid = msg.get("message_id")
-                gaps = state.gaps
-                if mid == gaps.highest + 1:
-                    gaps.highest = mid
-                    sub.messages += 1
-                    contents = msg.get("contents")
-                    try:
-                        events: list[Event] = (sub.update or self._updater(sub))(
-                            sub.sub.id, contents, now, index, msg.get("subaccountNumber")
-                        )
-                        return events
-                    except BAD_ITEM as exc:
-                        self.normalizer.update_failed(sub.sub.channel, exc, contents)
-                    except Exception as exc:  # a shape nobody foresaw must not stop the others
-                        self._unforeseen(exc, msg)
-                    return []
-        return self._other(state, msg, now, raw)
 
     def _other(self, state: ConnState, msg: dict[str, Any], now: float, raw: Any) -> list[Event]:
         """Every message but in-order updates: dispatch by type, with the gap check."""

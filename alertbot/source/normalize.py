@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from alertbot.core.events import DATA_KINDS
 from alertbot.core.model import Event
 from alertbot.source.accounts import Account, account_data
 from alertbot.source.book import Book
@@ -48,6 +49,10 @@ class Normalizer:
         self.subs = Subaccounts(self.markets, self._problem, lambda: self.last_block)
         self.subs.risk_enabled = risk
         self._ids: dict[str, tuple[str, int]] = {}
+        # the live source sets it: price moves mark accounts due, `flush` values them per batch
+        self.lazy = False
+        self._wanted: frozenset[str] | None = None
+        self.wanted = None
         self._bad = self._bad_level  # bound once: the order book hot path passes it along
         self._snapshots: dict[str, Handler] = {
             "v4_subaccounts": self._sub_snapshot,
@@ -76,6 +81,28 @@ class Normalizer:
     @risk.setter
     def risk(self, enabled: bool) -> None:
         self.subs.risk_enabled = enabled
+
+    @property
+    def wanted(self) -> frozenset[str] | None:
+        """The data kinds something reads (None: every kind); see the setter."""
+        return self._wanted
+
+    @wanted.setter
+    def wanted(self, kinds: Iterable[str] | None) -> None:
+        """Build only these kinds' events: the others cost no event, their state is still kept.
+
+        Markets, books, orders, positions and fill ids are tracked whatever is read, so a kind
+        turned back on (a rule reloaded) is right from its next update. Transport kinds and the
+        risk family (`risk`) are not affected.
+        """
+        self._wanted = None if kinds is None else frozenset(kinds)
+        on = frozenset(DATA_KINDS) if self._wanted is None else self._wanted
+        self._market_on = "market" in on
+        self._book_on = "orderbook" in on
+        self._trade_on = "trade" in on
+        self._candle_on = "candle" in on
+        self._block_on = "block" in on
+        self.subs.want(on)
 
     def _problem(self, reason: str, raw: Any = None) -> None:
         """Count and report one skipped item or message."""
@@ -295,7 +322,8 @@ class Normalizer:
         except BAD_ITEM as exc:
             self._problem(f"market: {describe(exc)}", entry)
             return
-        out.append(Event("market", now, market.data(snapshot), conn))
+        if self._market_on:
+            out.append(Event("market", now, market.data(snapshot), conn))
         if changed:
             moved.append(ticker)
 
@@ -311,28 +339,72 @@ class Normalizer:
                 self._merge_market(ticker, entry, False, now, conn, out, moved)
         prices = contents.get("oraclePrices")
         if prices:
+            emit = self._market_on
             for ticker, entry in prices.items():
                 try:
                     market, _ = self.markets.set_price(ticker, entry["oraclePrice"])
                 except BAD_ITEM as exc:
                     self._problem(f"oracle price: {describe(exc)}", entry)
                     continue
-                out.append(Event("market", now, market.data(False), conn))
+                if emit:
+                    out.append(Event("market", now, market.data(False), conn))
                 moved.append(ticker)
         if moved:
             out.extend(self._revalue(moved, now, conn))
         return out
 
     def _revalue(self, tickers: list[str], now: float, conn: int) -> list[Event]:
-        """One `account` event (origin "price") per account holding any of these markets."""
+        """One `account` event (origin "price") per account holding any of these markets.
+
+        Lazy (the live source): the accounts are only marked due, and `flush` values each once
+        for the whole batch of frames, with the newest prices.
+        """
+        subs = self.subs
+        if not (subs.account_on or subs.risk_enabled):
+            return []  # nobody reads what a revaluation makes
+        if self.lazy:
+            due, holders = self.subs.due, self.subs.accounts.holders
+            for ticker in tickers:
+                keys = holders.get(ticker)
+                if keys:
+                    for key in keys:
+                        due[key] = conn
+            return []
         holding = self.subs.accounts.holding
         if len(tickers) == 1:
             accounts: Iterable[Account] = holding(tickers[0])
         else:
             accounts = {id(a): a for t in tickers for a in holding(t)}.values()
         markets = self.markets
-        out = [Event("account", now, account_data(a, markets, "price"), conn) for a in accounts]
+        out = (
+            [Event("account", now, account_data(a, markets, "price"), conn) for a in accounts]
+            if subs.account_on
+            else []
+        )
         self.subs.risk_events(accounts, now, conn, "price", out)
+        return out
+
+    def flush(self, now: float) -> list[Event]:
+        """The revaluations `lazy` deferred: one `account` event per due account, valued now.
+
+        Called once per batch (when the consumer takes it); an account whose own update came
+        after its last price already had its event then, with those prices, and is not due.
+        """
+        due = self.subs.due
+        if not due:
+            return []
+        by_key, markets = self.subs.accounts.by_key, self.markets
+        out: list[Event] = []
+        groups: dict[int, list[Account]] = {}
+        for key, conn in due.items():
+            acct = by_key.get(key)
+            if acct is not None:  # else forgotten meanwhile (another replica owns it now)
+                if self.subs.account_on:
+                    out.append(Event("account", now, account_data(acct, markets, "price"), conn))
+                groups.setdefault(conn, []).append(acct)
+        due.clear()
+        for conn, accts in groups.items():
+            self.subs.risk_events(accts, now, conn, "price", out)
         return out
 
     # --- order book --------------------------------------------------------------------------
@@ -350,7 +422,7 @@ class Normalizer:
                 except BAD_ITEM as exc:
                     self._problem(f"orderbook level: {describe(exc)}", level)
         book.top_changed()
-        return [Event("orderbook", now, book.summary(), conn)]
+        return [Event("orderbook", now, book.summary(), conn)] if self._book_on else []
 
     def _book_update(
         self, sub_id: str | None, contents: Any, now: float, conn: int, _child: int | None
@@ -359,6 +431,9 @@ class Normalizer:
         book = self.books.get(sub_id) if sub_id is not None else None
         if book is None:
             book = self.books[_need(sub_id)] = Book(_need(sub_id))
+        if not self._book_on:  # kept for when a rule reads it again, without a summary
+            book.apply(contents.get("bids"), contents.get("asks"), self._bad)
+            return []
         summary = book.update(contents.get("bids"), contents.get("asks"), self._bad)
         if summary is None:
             return []
@@ -380,6 +455,8 @@ class Normalizer:
     ) -> list[Event]:
         out: list[Event] = []
         ticker = _need(sub_id)
+        if not self._trade_on:
+            return out  # no state: nothing to keep
         for item in contents["trades"]:
             try:
                 out.append(Event("trade", now, trade_data(item, ticker), conn))
@@ -390,6 +467,8 @@ class Normalizer:
     def _candle_update(
         self, sub_id: str | None, contents: Any, now: float, conn: int, _child: int | None
     ) -> list[Event]:
+        if not self._candle_on:
+            return []  # no state: nothing to keep
         return [Event("candle", now, candle_data(contents, sub_id), conn)]
 
     def _block_snapshot(
@@ -407,4 +486,6 @@ class Normalizer:
         if self.last_block is not None and value <= self.last_block:
             return []
         self.last_block = value
+        if not self._block_on:
+            return []
         return [Event("block", now, {"height": value, "time": opt_text(time)}, conn)]

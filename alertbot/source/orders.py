@@ -6,6 +6,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from alertbot.core.events import ORDER_TRANSITIONS
 from alertbot.source.numbers import BadValue, flag, num, opt_height, opt_num, opt_text, text
 
 FINAL = frozenset({"FILLED", "CANCELED"})
@@ -104,17 +105,39 @@ def _blank(order_id: str, address: str, subaccount: int) -> dict[str, Any]:
     }
 
 
+# `_KEYS` grouped by parser, so the hot path asks for the 14 keys it reads (an order item has
+# about 22) and checks strings and flags inline, with the same errors as the parsers
+_ABSENT = object()
+_TEXTS = tuple((k, f) for k, (f, p) in _KEYS.items() if p is text)
+_OPT_TEXTS = tuple((k, f) for k, (f, p) in _KEYS.items() if p is opt_text)
+_FLAGS = tuple((k, f) for k, (f, p) in _KEYS.items() if p is flag)
+_OTHERS = tuple((k, f, p) for k, (f, p) in _KEYS.items() if p not in (text, opt_text, flag))
+
+
 def parse(item: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
     """Id, status and the present fields, all parsed before any state changes."""
     order_id = text(item["id"])
     status = text(item["status"])
     if status not in STATUSES:
         raise BadValue("unknown order status")
-    fields = {}
-    for key, value in item.items():
-        spec = _KEYS.get(key)
-        if spec is not None:
-            fields[spec[0]] = spec[1](value)
+    fields: dict[str, Any] = {}
+    get, absent = item.get, _ABSENT
+    for key, name in _TEXTS:
+        value = get(key, absent)
+        if value is not absent:
+            fields[name] = value if value.__class__ is str else text(value)
+    for key, name in _OPT_TEXTS:
+        value = get(key, absent)
+        if value is not absent:
+            fields[name] = value if value is None or value.__class__ is str else text(value)
+    for key, name in _FLAGS:
+        value = get(key, absent)
+        if value is not absent:
+            fields[name] = value if value is True or value is False else flag(value)
+    for key, name, parser in _OTHERS:
+        value = get(key, absent)
+        if value is not absent:
+            fields[name] = parser(value)
     return order_id, status, fields
 
 
@@ -133,6 +156,8 @@ class Orders:
         self.protective: dict[MarketKey, dict[str, dict[str, Any]]] = {}
         self.protective_touched: set[MarketKey] = set()  # drained by the risk tracker
         self.protective_version: dict[MarketKey, int] = {}  # bumped on every change (caches)
+        # the order.* kinds something reads: the others are recorded as emitted, not built
+        self.kinds = frozenset(f"order.{t}" for t in ORDER_TRANSITIONS)
 
     def apply(
         self,
@@ -197,13 +222,19 @@ class Orders:
         self, order: Order, kinds: list[str], silent: bool
     ) -> list[tuple[str, dict[str, Any]]]:
         """Skip transitions already emitted; one data dict shared by this message's events."""
-        fresh = [k for k in kinds if k not in order.emitted]
-        if fresh:
-            order.emitted = order.emitted.union(fresh)
-        if silent or not fresh:
+        emitted = order.emitted
+        fresh = [k for k in kinds if k not in emitted]
+        if not fresh:
+            return []
+        order.emitted = emitted.union(fresh)
+        if silent:
+            return []
+        wanted = self.kinds
+        told = [kind for k in fresh if (kind := "order." + k) in wanted]
+        if not told:
             return []
         data = dict(order.fields)
-        return [(f"order.{k}", data) for k in fresh]
+        return [(kind, data) for kind in told]
 
     def _remember_final(self, order_id: str, order: Order) -> None:
         """Bound memory: a final order keeps only what later messages are checked against, and

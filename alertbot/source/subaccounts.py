@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from alertbot.core.events import DATA_KINDS
 from alertbot.core.model import Event
 from alertbot.source.accounts import (
     Account,
@@ -46,6 +47,18 @@ class Subaccounts:
         self._problem = problem
         self._last_block = last_block
         self._parents_seen: set[tuple[str, int]] = set()
+        # accounts a price moved since the last flush (lazy revaluation), with the price's conn
+        self.due: dict[tuple[str, int], int] = {}
+        self.want(DATA_KINDS)
+
+    def want(self, kinds: Iterable[str]) -> None:
+        """Build only these kinds' events; the state (positions, orders, fill ids) is kept."""
+        on = frozenset(kinds)
+        self.account_on = "account" in on
+        self.fill_on = "fill" in on
+        self.transfer_on = "transfer" in on
+        self.position_kinds = frozenset(k for k in on if k.startswith("position."))
+        self.orders.kinds = frozenset(k for k in on if k.startswith("order."))
 
     def _report(self, what: str, exc: BaseException, item: Any) -> None:
         """Skip one bad item, saying why; the rest of the message is still processed."""
@@ -131,14 +144,18 @@ class Subaccounts:
         changes = self.accounts.replace(acct, positions)
         acct.usdc = usdc
         if not baseline:
-            out.extend(Event(kind, now, data, conn) for kind, data in changes)
+            wanted = self.position_kinds
+            out.extend(Event(kind, now, data, conn) for kind, data in changes if kind in wanted)
         reported = self._reported(sub)
         if reported is not None:
             acct.adjust = reported[0] - raw_equity(acct, self.markets)
         if acct.baseline_height is None:
             acct.baseline_height = self._baseline_height(sub, block)
-        data = account_data(acct, self.markets, origin, reported)
-        out.append(Event("account", now, data, conn))
+        if self.account_on:
+            data = account_data(acct, self.markets, origin, reported)
+            out.append(Event("account", now, data, conn))
+        if self.due:
+            self.due.pop((acct.address, acct.number), None)
         self.risk_events([acct], now, conn, origin, out)
 
     def risk_events(
@@ -243,7 +260,11 @@ class Subaccounts:
         if transfer:
             self._transfer(transfer, acct, now, conn, out)
         if touched:
-            out.append(Event("account", now, account_data(acct, self.markets, "update"), conn))
+            if self.account_on:
+                data = account_data(acct, self.markets, "update")
+                out.append(Event("account", now, data, conn))
+            if self.due:  # this event carries the newest prices: no revaluation is due
+                self.due.pop((address, number), None)
         if touched or self.orders.protective_touched:
             self.orders.protective_touched.clear()
             self.risk_events([acct], now, conn, "update", out)
@@ -257,7 +278,8 @@ class Subaccounts:
             old = acct.positions.get(pos.ticker)
             change = self.accounts.put(acct, pos)
             if change is not None:
-                out.append(Event(change[0], now, change[1], conn))
+                if change[0] in self.position_kinds:
+                    out.append(Event(change[0], now, change[1], conn))
                 if change[0] == "position.closed":
                     self.risk.closed(acct, pos.ticker)
             funding = self.risk.funding(acct, old, pos, now) if self.risk_enabled else None
@@ -296,6 +318,8 @@ class Subaccounts:
         if not self.transfers.add(f"{acct.address}/{acct.number}:{data['id']}", tag):
             return
         acct.transfer_mark = advance(acct.transfer_mark, data["height"], data["id"])
+        if not self.transfer_on:
+            return
         if floor is None or (data["height"] is not None and data["height"] > floor):
             out.append(Event("transfer", now, data, conn))
 
@@ -353,7 +377,8 @@ class Subaccounts:
             owner.fill_mark = advance(owner.fill_mark, data["height"], data["id"])
             if above is not None and (data["height"] is None or data["height"] <= above):
                 continue
-            out.append(Event("fill", now, data, conn))
+            if self.fill_on:
+                out.append(Event("fill", now, data, conn))
 
     def rest_orders(self, address: str, number: int, body: Any, now: float) -> list[Event]:
         """GET /orders (bare array): diff against what we know; the first body is a baseline."""
