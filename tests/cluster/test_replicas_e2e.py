@@ -134,8 +134,15 @@ async def test_the_database_cut_or_restarted_loses_nothing(sim, sink, tmp_path, 
         phases: list[set[str]] = []
         for _ in range(3):
             assert terminate(pg_dsn) >= 3  # pools and lease connections of every replica
-            phases.append({f"Fill {f}" for f in cluster.trade_all().values()})
-            await until(lambda p=phases[-1]: p <= set(arrived()), "the fills", 60)
+            made = cluster.trade_all()
+            phases.append({f"Fill {f}" for f in made.values()})
+            try:
+                await until(lambda p=phases[-1]: p <= set(arrived()), "the fills", 60)
+            except AssertionError:  # which ones, and whose: the logs then say what happened
+                missing = {
+                    k: cluster.shard(k) for k, f in made.items() if f"Fill {f}" not in arrived()
+                }
+                raise AssertionError(f"wave {len(phases)}: not told {missing}") from None
         cut = {t for t, n in cluster.arrivals.count().items() if n > 1}
 
         # a restart longer than lease_ttl: every lease lapses, every replica stops alerting;
