@@ -11,7 +11,7 @@ from alertbot.core.durations import format_duration
 from alertbot.core.model import Event
 from alertbot.rules.config import RuleConfig, parse_comparison
 from alertbot.rules.lifecycle import FIRING, INACTIVE, Alert, Key
-from alertbot.rules.runtime import INF, LevelRule, RuleRuntime, Settings, Sink, key_of
+from alertbot.rules.runtime import INF, LevelRule, RuleRuntime, Settings, Sink
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
@@ -47,7 +47,7 @@ class CountRule(RuleRuntime):
         if self.when is not None and not self.test(self.when, event.data):
             return
         self.stats.matched += 1
-        key = key_of(self.fields[event.kind], event)
+        key = self.keys[event.kind](event)
         window = self.windows.get(key)
         if window is None:
             window = self.windows[key] = deque(maxlen=self.count)
@@ -143,7 +143,7 @@ class AbsentRule(RuleRuntime):
         if self.when is not None and not self.test(self.when, event.data):
             return
         self.stats.matched += 1
-        key = key_of(self.fields[event.kind], event)
+        key = self.keys[event.kind](event)
         self.last_seen[key] = now
         self.last_event[key] = event
         self.dirty.add(key)
@@ -273,7 +273,7 @@ class ChangeRule(LevelRule):
             if self.alerts:  # an alert of this identity stops holding; nothing else is kept
                 self._filtered_out(event, now)
             return
-        key = key_of(self.fields[event.kind], event)
+        key = self.keys[event.kind](event)
         window = self.windows.get(key)
         if window is None:
             window = self.windows[key] = Window()
@@ -293,7 +293,7 @@ class ChangeRule(LevelRule):
 
     def _filtered_out(self, event: Event, now: float) -> None:
         """`when` is false for an identity with an alert: the alert stops holding."""
-        key = key_of(self.fields[event.kind], event)
+        key = self.keys[event.kind](event)
         alert = self.alerts.get(key)
         if alert is None:
             return
