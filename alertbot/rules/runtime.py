@@ -333,4 +333,11 @@ class LevelRule(RuleRuntime):
                 return
             alert = self.new_alert(key, event)
         alert.event = event
+        if alert.holds == holds and not alert.flapping:
+            state = alert.state  # still firing, or still resolved: only its event changed
+            if (state == INACTIVE and not holds) or (
+                state == FIRING and holds and self.resolve_when is None
+            ):
+                self.dirty.add(key)
+                return
         self.observe(alert, self.holds_on(alert, event, holds), now)
