@@ -209,13 +209,13 @@ class Window:
     def push(self, at: float, value: float) -> None:
         """Add a sample."""
         self.last = value
-        highs, lows = self.highs, self.lows
+        highs, lows, sample = self.highs, self.lows, (at, value)  # one tuple for both sides
         while highs and highs[-1][1] <= value:
             highs.pop()
-        highs.append((at, value))
+        highs.append(sample)
         while lows and lows[-1][1] >= value:
             lows.pop()
-        lows.append((at, value))
+        lows.append(sample)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able samples."""
