@@ -11,7 +11,7 @@ from alertbot.core.durations import format_duration
 from alertbot.core.model import Event
 from alertbot.rules.config import RuleConfig, parse_comparison
 from alertbot.rules.lifecycle import FIRING, INACTIVE, Alert, Key
-from alertbot.rules.runtime import INF, LevelRule, RuleRuntime, Settings, Sink, key_of
+from alertbot.rules.runtime import INF, LevelRule, RuleRuntime, Settings, Sink
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
@@ -47,7 +47,7 @@ class CountRule(RuleRuntime):
         if self.when is not None and not self.test(self.when, event.data):
             return
         self.stats.matched += 1
-        key = key_of(self.fields[event.kind], event)
+        key = self.keys[event.kind](event)
         window = self.windows.get(key)
         if window is None:
             window = self.windows[key] = deque(maxlen=self.count)
@@ -148,7 +148,7 @@ class AbsentRule(RuleRuntime):
         if self.when is not None and not self.test(self.when, event.data):
             return
         self.stats.matched += 1
-        key = key_of(self.fields[event.kind], event)
+        key = self.keys[event.kind](event)
         self.last_seen[key] = now
         self.last_event[key] = event
         self.dirty.add(key)
@@ -220,13 +220,13 @@ class Window:
     def push(self, at: float, value: float) -> None:
         """Add a sample."""
         self.last = value
-        highs, lows = self.highs, self.lows
+        highs, lows, sample = self.highs, self.lows, (at, value)  # one tuple for both sides
         while highs and highs[-1][1] <= value:
             highs.pop()
-        highs.append((at, value))
+        highs.append(sample)
         while lows and lows[-1][1] >= value:
             lows.pop()
-        lows.append((at, value))
+        lows.append(sample)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able samples."""
@@ -284,7 +284,7 @@ class ChangeRule(LevelRule):
             if self.alerts:  # an alert of this identity stops holding; nothing else is kept
                 self._filtered_out(event, now)
             return
-        key = key_of(self.fields[event.kind], event)
+        key = self.keys[event.kind](event)
         window = self.windows.get(key)
         if window is None:
             window = self.windows[key] = Window()
@@ -304,7 +304,7 @@ class ChangeRule(LevelRule):
 
     def _filtered_out(self, event: Event, now: float) -> None:
         """`when` is false for an identity with an alert: the alert stops holding."""
-        key = key_of(self.fields[event.kind], event)
+        key = self.keys[event.kind](event)
         alert = self.alerts.get(key)
         if alert is None:
             return

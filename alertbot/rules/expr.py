@@ -169,11 +169,16 @@ class Expression:
 
 def compile_expression(source: str) -> Expression:
     """Validate `source` against the allowed subset and compile it once; raise ExpressionError."""
-    tree = _parse(source)
+    return compile_tree(_parse(source), source)
+
+
+def compile_tree(tree: ast.Expression, source: str | None = None) -> Expression:
+    """Validate and compile a parsed tree (a part of a valid expression, e.g. for the index)."""
     names = _validate(tree)
     guarded = ast.fix_missing_locations(_Guard().visit(copy.deepcopy(tree)))
     code = compile(guarded, "<expression>", "eval")
-    return Expression(source, code, frozenset(names), _function(guarded), tree)
+    text = source if source is not None else ast.unparse(tree)
+    return Expression(text, code, frozenset(names), _function(guarded), tree)
 
 
 def _function(tree: ast.Expression) -> Callable[[Mapping[str, Any]], Any]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from alertbot.rules.expr import compile_expression
+from alertbot.rules.expr import Expression, compile_expression, compile_tree
 from alertbot.rules.runtime import RuleRuntime
 
 # Most selective first: when a condition has several equalities, the rule is filed under one.
@@ -39,19 +39,55 @@ class IndexEntry:
     fields: tuple[str, ...]
     keys: tuple[tuple[Any, ...], ...]
     why: str  # in words, for `alertbot check --explain`
+    rest: Expression | None = None  # what of `when` a filed rule still evaluates (`residual`)
 
 
 def equalities(source: str) -> list[tuple[str, tuple[Any, ...]]]:
     """`(field, allowed values)` of each top-level `and` conjunct that is a label equality."""
+    return [match for _, match in _filable(_conjuncts(source))]
+
+
+def _conjuncts(source: str) -> list[ast.expr]:
     body = compile_expression(source).tree.body
-    is_and = isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And)
-    conjuncts = body.values if isinstance(body, ast.BoolOp) and is_and else [body]
+    if isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And):
+        return list(body.values)
+    return [body]
+
+
+def _filable(conjuncts: list[ast.expr]) -> list[tuple[int, tuple[str, tuple[Any, ...]]]]:
+    """The label equalities among the conjuncts, with their positions."""
     found = []
-    for node in conjuncts:
+    for i, node in enumerate(conjuncts):
         match = _equality(node)
         if match is not None:
-            found.append(match)
+            found.append((i, match))
     return found
+
+
+def residual(source: str, fields: tuple[str, ...]) -> Expression | None:
+    """`when` less the conjuncts a route filed under `fields` already guarantees (None: all).
+
+    An event reaches the rule only if its value of each filed field equals one of the values
+    of that field's first equality, so that conjunct is true (a None constant stays: a missing
+    field reads None from the index but is a NameError in the expression). `a and b` is as true
+    as `b` when `a` is true, and the conjuncts left keep their order, so what is left raises
+    and holds exactly as the whole does for every event the route lets through.
+    """
+    conjuncts = _conjuncts(source)
+    done: set[int] = set()
+    taken: set[str] = set()
+    for i, (field, values) in _filable(conjuncts):
+        if field in fields and values and field not in taken:  # the one entry_for filed
+            taken.add(field)
+            if None not in values:
+                done.add(i)
+    if not done:
+        return compile_expression(source)
+    rest = [node for i, node in enumerate(conjuncts) if i not in done]
+    if not rest:
+        return None
+    node = rest[0] if len(rest) == 1 else ast.BoolOp(op=ast.And(), values=rest)
+    return compile_tree(ast.fix_missing_locations(ast.Expression(body=node)))
 
 
 def _equality(node: ast.expr) -> tuple[str, tuple[Any, ...]] | None:
@@ -104,7 +140,7 @@ def entry_for(rt: RuleRuntime) -> IndexEntry:
         f"{f} == {found[f][0]!r}" if len(found[f]) == 1 else f"{f} in {list(found[f])!r}"
         for f in fields
     )
-    return IndexEntry(tuple(fields), keys, why)
+    return IndexEntry(tuple(fields), keys, why, residual(rt.cfg.when, tuple(fields)))
 
 
 def _rank(field: str) -> tuple[int, str]:
@@ -184,6 +220,10 @@ class RuleIndex:
         self.indexed = indexed
         self.entries = {rt.name: entry_for(rt) if indexed else _OFF for rt in rules}
         self.routes: dict[str, Route] = {}
+        for rt in rules:
+            entry = self.entries[rt.name]
+            if entry.fields:  # the route checks the filed equalities: the rule need not
+                rt.narrow(entry.rest)
 
     def route(self, kind: str) -> Route:
         """The route of `kind` (built on first use)."""

@@ -13,6 +13,7 @@ from typing import Any
 
 from alertbot.core.model import Event
 from alertbot.rules.config import RuleConfig
+from alertbot.rules.identity import key_fn
 from alertbot.rules.lifecycle import FIRING, Alert, Key
 from alertbot.rules.runtime import (
     INF,
@@ -20,7 +21,6 @@ from alertbot.rules.runtime import (
     Settings,
     Sink,
     fingerprint,
-    key_of,
     label_text,
     own_ids,
 )
@@ -35,7 +35,7 @@ class EventRule(RuleRuntime):
 
     def __init__(self, cfg: RuleConfig, settings: Settings, sink: Sink) -> None:
         super().__init__(cfg, settings, sink)
-        self.ids = {k: own_ids(k) for k in self.kinds}
+        self.id_keys = {k: key_fn(own_ids(k)) for k in self.kinds}  # occurrence ids
         self.seen: OrderedDict[tuple[Any, ...], float] = OrderedDict()
         self.untold: dict[Key, Alert] = {}  # accepted occurrences waiting in a group
         self._untold_keys: dict[int, Key] = {}  # id(alert) -> its key in `untold`
@@ -52,8 +52,8 @@ class EventRule(RuleRuntime):
             return
         self.stats.matched += 1
         kind = event.kind
-        key = key_of(self.fields[kind], event)
-        ids = key_of(self.ids[kind], event)
+        key = self.keys[kind](event)
+        ids = self.id_keys[kind](event)
         if ids:
             dedup = (kind, key, ids)
             if dedup in self.seen:

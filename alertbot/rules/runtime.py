@@ -15,7 +15,8 @@ from alertbot.core.durations import format_duration
 from alertbot.core.events import natural_key
 from alertbot.core.model import AlertChange, Event, Severity
 from alertbot.rules.config import FlappingConfig, RuleConfig, expand_kinds
-from alertbot.rules.expr import OverBudget, compile_expression
+from alertbot.rules.expr import Expression, OverBudget, compile_expression
+from alertbot.rules.identity import AlertTable, first_label, key_fn, key_of
 from alertbot.rules.lifecycle import FIRING, INACTIVE, PENDING, Alert, Key, Lifecycle
 from alertbot.rules.templates import Template
 
@@ -106,16 +107,6 @@ def identity_fields(cfg: RuleConfig, kind: str, aggregate: bool) -> tuple[str, .
     return fields
 
 
-def key_of(fields: tuple[str, ...], event: Event) -> Key:
-    """Hashable identity values of an event (conn falls back to Event.conn)."""
-    data = event.data
-    out = []
-    for name in fields:
-        value = data.get(name, event.conn if name == "conn" else None)
-        out.append(value if isinstance(value, str | int | float | None) else repr(value))
-    return tuple(out)
-
-
 def label_text(value: Any) -> str:
     """How a field value reads as a label."""
     if value is None:
@@ -143,8 +134,10 @@ class RuleRuntime:
         self.when = compile_expression(cfg.when).fn if cfg.when else None
         self.resolve_when = compile_expression(cfg.resolve_when).fn if cfg.resolve_when else None
         self.lifecycle = Lifecycle(cfg.for_, settings.flapping)
-        self.alerts: dict[Key, Alert] = {}
+        self.alerts = AlertTable()
         self.fields = {k: identity_fields(cfg, k, self.aggregate) for k in self.kinds}
+        self.keys = {k: key_fn(f) for k, f in self.fields.items()}  # key_of per kind, specialised
+        self.firsts = {k: first_label(f) for k, f in self.fields.items()}  # see AlertTable
         self.label_fields = self.fields[self.kinds[0]]
         self.stats = RuleStats()
         self.title = Template(cfg.title or DEFAULT_TITLE)
@@ -152,6 +145,10 @@ class RuleRuntime:
         self._warned: set[str] = set()
         self.dirty: set[Key] = set()  # identities whose state changed since the last drain
         self.history: deque[AlertChange] = deque(maxlen=HISTORY_MAX)
+
+    def narrow(self, rest: Expression | None) -> None:
+        """Evaluate only `rest` of `when`: the index routes only events its conjuncts hold for."""
+        self.when = rest.fn if rest is not None else None
 
     @cached_property
     def summary(self) -> str:
@@ -317,24 +314,35 @@ class LevelRule(RuleRuntime):
     """`when` describes a state (equity < 1000): pending, firing, resolved as it changes."""
 
     def handle(self, event: Event, now: float) -> None:
-        """Hot path: an inactive identity whose condition is false costs one eval."""
-        self.stats.events += 1
+        """Hot path: an event whose condition is false costs one eval and, if the rule holds
+        alerts, one lookup of its first label (the key is built only if an alert could match)."""
+        stats = self.stats
+        stats.events += 1
+        when = self.when
         holds = True
-        if self.when is not None:
+        if when is not None:
             try:  # `test` inlined: this line runs for every event of every level rule
-                holds = bool(self.when(event.data))
+                holds = bool(when(event.data))
             except Exception as exc:  # counted and logged once, never raised
                 self.failed(exc)
                 holds = False
+        alerts = self.alerts
         if holds:
-            self.stats.matched += 1
-        elif not self.alerts:
+            stats.matched += 1
+        elif not alerts or not alerts.may_hold(self.firsts[event.kind], event):
             return
-        key = key_of(self.fields[event.kind], event)
-        alert = self.alerts.get(key)
+        key = self.keys[event.kind](event)
+        alert = alerts.get(key)
         if alert is None:
             if not holds:
                 return
             alert = self.new_alert(key, event)
         alert.event = event
+        if alert.holds == holds and not alert.flapping:
+            state = alert.state  # still firing, or still resolved: only its event changed
+            if (state == INACTIVE and not holds) or (
+                state == FIRING and holds and self.resolve_when is None
+            ):
+                self.dirty.add(key)
+                return
         self.observe(alert, self.holds_on(alert, event, holds), now)

@@ -11,9 +11,10 @@ from alertbot.core.located import Path
 from alertbot.core.model import Event
 from alertbot.rules.build import NullSink, build_rule
 from alertbot.rules.config import RuleConfig, RuleSet, expand_kinds
+from alertbot.rules.identity import key_of
 from alertbot.rules.lifecycle import Alert
 from alertbot.rules.render import context
-from alertbot.rules.runtime import RuleRuntime, fingerprint, key_of
+from alertbot.rules.runtime import RuleRuntime, fingerprint
 from alertbot.rules.samples import AT, SAMPLES, sample_event
 from alertbot.rules.templates import Template, UndefinedVariable, environment
 

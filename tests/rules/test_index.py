@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -178,3 +179,30 @@ def test_the_indexed_engine_decides_exactly_what_the_unindexed_one_decides(rules
         ]
     finally:
         logging.disable(logging.NOTSET)
+
+
+def test_a_filed_rule_evaluates_only_what_its_route_does_not_guarantee():
+    eng = engine(f"""
+        - {{name: btc, on: market, when: "ticker == 'BTC-USD' and oracle_price > 1"}}
+        - {{name: only, on: market, when: "ticker == 'BTC-USD'",
+            change: {{of: oracle_price, within: 1m, by: ">= 5"}}}}
+        - {{name: unlisted, on: market, when: "ticker == None and oracle_price > 1"}}
+        - {{name: mine, on: account,
+            when: "equity < 5 and address == '{ADDR}' and subaccount == 0"}}
+    """)
+    rest = {name: e.rest and e.rest.source for name, e in eng.index.entries.items()}
+    # a None constant stays: the route reads None for a missing field, the expression raises
+    assert rest == {
+        "btc": "oracle_price > 1",
+        "only": None,
+        "unlisted": "ticker == None and oracle_price > 1",
+        "mine": "equity < 5",
+    }
+    btc = eng.by_name["btc"].when
+    assert btc is not None
+    assert btc({"oracle_price": 2}) is True
+    assert eng.by_name["only"].when is None
+    full = Engine(eng.config, indexed=False).by_name["btc"].when  # the reference reads it all
+    assert full is not None
+    with pytest.raises(NameError):
+        full({"oracle_price": 2})

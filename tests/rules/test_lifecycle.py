@@ -50,6 +50,16 @@ def test_pending_fires_after_for_then_resolve_when_decides():
     assert resolved.ends_at == 70
 
 
+def test_resolve_when_resolves_a_firing_alert_even_while_when_still_holds():
+    # the event that keeps `when` true still reaches resolve_when (no shortcut for "unchanged")
+    eng = engine("""
+        - {name: wide, on: account, when: "equity < 1000", resolve_when: "equity < 10"}
+    """)
+    timeline = [(0, ev("account", equity=900)), (5, ev("account", equity=800)),
+                (9, ev("account", equity=5))]  # fmt: skip
+    assert brief(run(eng, timeline, 12)) == [(0, "wide", "firing"), (9, "wide", "resolved")]
+
+
 def test_without_resolve_when_the_alert_resolves_when_when_stops_holding():
     eng = engine("- {name: low, on: account, when: equity < 1000}")
     notes = run(eng, [(0, ev("account", equity=900)), (5, ev("account", equity=1001))], 10)
