@@ -297,7 +297,8 @@ class RuleRuntime:
     def drop_key(self, key: Key) -> Alert | None:
         """Forget an identity, untold and unsaved (another process owns it now); its alert."""
         self.dirty.discard(key)
-        return self.alerts.pop(key, None)
+        alert: Alert | None = self.alerts.pop(key, None)
+        return alert
 
     def restored(self) -> None:
         """Every identity was imported."""
