@@ -150,14 +150,19 @@ async def test_the_database_cut_or_restarted_loses_nothing(sim, sink, tmp_path, 
         ttl = cluster.timing.lease_ttl
         connections(pg_dsn, allowed=False)
         try:
-            phases.append({f"Fill {f}" for f in cluster.trade_all().values()})
+            made = cluster.trade_all()
+            phases.append({f"Fill {f}" for f in made.values()})
             assert not cluster.reachable()
             await asyncio.sleep(ttl + 1)  # the outage lasts past every lease's expiry
         finally:
             connections(pg_dsn, allowed=True)
         await until(lambda: len(cluster.shard_owners()) == cluster.timing.shards, "shards", ttl + 5)
         everything = set().union(*phases)
-        await until(lambda: everything <= set(arrived()), "the fills of the outage", 60)
+        try:
+            await until(lambda: everything <= set(arrived()), "the fills of the outage", 60)
+        except AssertionError:  # which ones, and whose: the logs then say what happened
+            missing = {k: cluster.shard(k) for k, f in made.items() if f"Fill {f}" not in arrived()}
+            raise AssertionError(f"outage wave: not told {missing}") from None
         counts = cluster.arrivals.count()
         twice = {t for t, n in counts.items() if n > 1}
         by_phase = [len(twice & p) for p in phases]
