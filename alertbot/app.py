@@ -621,7 +621,7 @@ class App:
         coordinator, fence, state = self.coordinator, self.fence, self._state
         if coordinator is None or fence is None or state is None:
             return views
-        own = [v for v in views if fence.keep(v["address"], v["subaccount"])]
+        own = fence.mine(views)
         live = [r.replica for r in await coordinator.store.replicas() if r.expires_at > now]
         return merged(own, (state.cursors.get(published_name(r)) for r in live), now)
 
@@ -631,11 +631,7 @@ class App:
         if source is None or fence is None or state is None or self.coordinator is None:
             return
         now = self.clock()
-        own = [
-            v
-            for v in source.normalizer.account_views(now)
-            if fence.keep(v["address"], v["subaccount"])
-        ]
+        own = fence.mine(source.normalizer.account_views(now))
         state.cursors.put(published_name(self.coordinator.replica), publication(own, now), now)
 
     async def _heartbeat(self) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from alertbot.cluster.assign import AccountShards
 from alertbot.cluster.coordinator import Coordinator
@@ -29,6 +30,10 @@ class Fence:
         """This replica owns the subaccount now."""
         shard = self.accounts.of(address, number)
         return shard is not None and self.coordinator.owns(shard, self.clock())
+
+    def mine(self, accounts: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The account views (address, subaccount) of subaccounts this replica owns now."""
+        return [a for a in accounts if self.keep(a["address"], a["subaccount"])]
 
     def holds(self, scope: str, now: float) -> bool:
         """Rule state of this scope is this replica's now (else it neither runs nor writes it)."""
