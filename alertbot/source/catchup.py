@@ -5,6 +5,8 @@ A cursor is what one subaccount looked like when it was last saved: open positio
 that are not final (and the ids of recent final ones), the newest fill and transfer (height and
 the ids at that height) and the height of our first sight. Restored before the first snapshot,
 it turns that snapshot and the first REST round into diffs instead of a silent baseline.
+A marker (a cluster's take-over of an account with no cursor) holds only the height from which
+the account was watched: the first sight after it still tells the fills and transfers above it.
 """
 
 from __future__ import annotations
@@ -69,9 +71,37 @@ def export(subs: Subaccounts) -> dict[str, dict[str, Any]]:
     return out
 
 
+def marker(height: int, parent: int | None) -> dict[str, Any]:
+    """What a take-over saves first for an account with no cursor: watched from this height."""
+    return {"v": VERSION, "since": height, "parent": parent}
+
+
+def is_marker(value: Any) -> bool:
+    """A marker, not a cursor: the height from which the account was watched, nothing else."""
+    return isinstance(value, dict) and value.get("v") == VERSION and "since" in value
+
+
+def restore_marker(subs: Subaccounts, name: str, value: Any) -> bool:
+    """Load a marker: the first sight's history above its height is news (fills, transfers).
+
+    The account stays unsynced, so its positions and orders are still a silent baseline (a
+    marker does not know them); only what has a height is caught up.
+    """
+    if not is_marker(value) or not name.startswith(PREFIX):
+        return False
+    address, _, number = name[len(PREFIX) :].rpartition("/")
+    parent = value.get("parent")
+    acct = subs.accounts.get(address, int(number), parent if isinstance(parent, int) else None)
+    if acct.baseline_height is None:
+        acct.baseline_height = int(value["since"])
+    return True
+
+
 def restore(subs: Subaccounts, name: str, value: Any) -> bool:
     """Load one cursor into the normalizer's state (False: not a cursor this version reads)."""
     if not isinstance(value, dict) or value.get("v") != VERSION or not name.startswith(PREFIX):
+        return False
+    if is_marker(value):
         return False
     address, _, number = name[len(PREFIX) :].rpartition("/")
     acct = subs.accounts.get(address, int(number), value.get("parent"))

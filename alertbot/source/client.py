@@ -24,6 +24,7 @@ from alertbot.core.model import Event
 from alertbot.core.tasks import Tasks
 from alertbot.source.address import parse_subaccount
 from alertbot.source.buffer import EventBuffer
+from alertbot.source.catchup import is_catchup
 from alertbot.source.config import SourceConfig
 from alertbot.source.connstate import Action
 from alertbot.source.cursors import Keep, SourceCursors
@@ -41,7 +42,7 @@ from alertbot.source.subscriptions import (
     shard,
     wanted,
 )
-from alertbot.state import StateWriteError
+from alertbot.state import StateError, StateWriteError
 from alertbot.state.api import StateStore
 
 log = logging.getLogger("alertbot.source")
@@ -350,10 +351,13 @@ class IndexerSource:
     async def _take_over(
         self, plain: list[str], parents: list[str], subs: list[Subscription]
     ) -> None:
-        restored = 0
+        restored = marked = 0
+        height = await self._height_now() if self.cursors is not None else None
         while self.cursors is not None:  # never subscribe without them: that would baseline
             try:
                 restored = self.cursors.restore_some(plain, parents)
+                if height is not None:  # where a later owner catches up from if this one dies
+                    marked = self.cursors.mark(plain, parents, height, self.clock())
                 break
             except StateWriteError as exc:  # the store is lost for now: its backoff decides
                 log.warning("take-over waits for the state store: %s", exc)
@@ -365,13 +369,18 @@ class IndexerSource:
         subs = [s for s in subs if s.key in self._watching]  # not given up meanwhile
         events = [e for e in found if e.kind != "account"]  # the snapshots bring the values
         log.info(
-            "took over %d subscription(s): %d cursor(s) restored, %d event(s) caught up",
+            "took over %d subscription(s): %d cursor(s) restored, %d marked at height %s, "
+            "%d event(s) caught up",
             len(subs),
             restored,
+            marked,
+            height,
             len(events),
         )
         if events:
             await self._emit(events)
+        await self._save_first(subs, events)
+        subs = [s for s in subs if s.key in self._watching]  # not given up meanwhile
         now = self.clock()
         for sub in subs:
             self._place(sub, now)
@@ -379,6 +388,43 @@ class IndexerSource:
             self._act()
         # no second round here: each placed subscription is lapsed, so its snapshot is followed
         # by a REST reconciliation of its account (what happened between this round and it)
+
+    async def _height_now(self) -> int | None:
+        """The newest block height seen, else the Indexer's; None if it does not answer."""
+        if self.normalizer.last_block is not None:
+            return self.normalizer.last_block
+        return await self.sync.height()
+
+    async def _save_first(self, subs: list[Subscription], events: list[Event]) -> None:
+        """Save the baseline of each account seen for the first time before subscribing it.
+
+        Retried while the store is away (the take-over waits, unsubscribed, as for the
+        restore); an account given up meanwhile is dropped from the wait. A store that refuses
+        for another reason is logged and the take-over goes on without the baseline.
+        """
+        skip: set[tuple[str, int]] = set()
+        for event in filter(is_catchup, events):  # saved once the consumer has handled them
+            address, number = event.data.get("address"), event.data.get("subaccount")
+            if isinstance(address, str) and isinstance(number, int):
+                skip.add((address, number))
+        while self.cursors is not None:
+            live = [s for s in subs if s.key in self._watching and s.id is not None]
+            plain = [s.id for s in live if s.channel == "v4_subaccounts" and s.id is not None]
+            parents = [s.id for s in live if s.channel != "v4_subaccounts" and s.id is not None]
+            if not plain and not parents:
+                return
+            try:
+                written = self.cursors.save_first(plain, parents, self.clock(), skip=skip)
+            except StateWriteError as exc:
+                log.warning("take-over waits to save its baseline cursors: %s", exc)
+                await asyncio.sleep(RESTORE_RETRY)
+                continue
+            except StateError as exc:
+                log.error("take-over goes on without saving its baseline cursors: %s", exc)
+                return
+            if written:
+                log.info("take-over: %d baseline cursor(s) saved before subscribing", written)
+            return
 
     def _place(self, sub: Subscription, now: float) -> None:
         """Put a taken-over subscription on a connection with room, or open one more.

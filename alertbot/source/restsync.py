@@ -68,6 +68,11 @@ class RestSync:
         found.append(("height", "", await self._get(self.rest.height)))
         return self.apply([r for r in found if r[2] is not None], "poll")
 
+    async def height(self) -> int | None:
+        """The Indexer's latest block height (GET /height), without applying it."""
+        body = await self._get(self.rest.height)
+        return _height(body.get("height")) if isinstance(body, dict) else None
+
     def apply(self, responses: list[Response], origin: str) -> list[Event]:
         """Apply one round's bodies now (and hand them to the recorder first)."""
         if not responses:

@@ -92,7 +92,10 @@ class Subaccounts:
         sub = contents.get("subaccount") or {}
         block = contents.get("blockHeight")
         home = self.accounts.by_key.get((address, parent))
-        since = None if first or home is None else home.baseline_height
+        # a family seen before, or one restored from a marker (unsynced, with a height): the
+        # history of its new children since that height is news
+        known = home is not None and (not first or not home.synced)
+        since = home.baseline_height if known and home is not None else None
         for child in sub.get("childSubaccounts") or ():
             try:
                 number = int(child["subaccountNumber"])

@@ -1,10 +1,14 @@
 """The source adds and drops subaccounts at run time: a handover between two replicas loses
-nothing, because the new owner restores the old owner's cursors and catches up over REST."""
+nothing, because the new owner restores the old owner's cursors and catches up over REST.
+An account with no cursor yet gets a marker before the take-over's REST round and its first
+cursor before its subscription, both waiting out a database outage (real PostgreSQL)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
@@ -15,9 +19,12 @@ from alertbot.source.config import SourceConfig
 from alertbot.source.connstate import ACTIVE
 from alertbot.source.subscriptions import key_of
 from alertbot.state import open_state
+from tests.pg import pg_config
+from tests.state.test_pg_run import connections
 
 ADDRESS = "dydx199tqg4wdlnu4qjlxchpd7seg454937hjrknju4"
 ONE, TWO = f"{ADDRESS}/1", f"{ADDRESS}/2"
+CHANNELS = ("v4_subaccounts", "v4_parent_subaccounts")
 
 
 @pytest.fixture
@@ -185,5 +192,82 @@ async def test_a_subaccount_given_up_while_its_subscribe_waits_is_never_subscrib
                 while not holders(sim, TWO):  # noqa: ASYNC110 - bounded poll
                     await asyncio.sleep(0.01)
             assert holders(sim, ONE) == []  # else the next owner's alerts would come twice
+    finally:
+        store.close()
+
+
+async def waited(caplog: pytest.LogCaptureFixture, text: str, limit: float = 10) -> None:
+    """Until the source has logged this (a wait it is in)."""
+    async with asyncio.timeout(limit):
+        while text not in caplog.text:  # noqa: ASYNC110 - bounded poll of the log
+            await asyncio.sleep(0.01)
+
+
+def outage_at_take_over(source: IndexerSource, dsn: str) -> None:
+    """The database goes away as the take-over's REST round comes back (after the restore)."""
+
+    def hook(now: float, origin: str, responses: list[Any]) -> None:
+        if origin == "takeover":
+            connections(dsn, allowed=False)
+
+    source.sync.on_round = hook
+
+
+@pytest.mark.parametrize("parent", [False, True], ids=["subaccount", "parent"])
+async def test_a_first_owner_that_dies_unsaved_leaves_a_marker_to_catch_up_from(
+    sim, pg_dsn, caplog, parent
+):
+    caplog.set_level(logging.INFO, "alertbot.source")
+    plain, parents = ([], [ONE]) if parent else ([ONE], [])  # parent 1's child 1 is ONE
+    child = f"{ADDRESS}/129"  # parent 1's other child: its history since the marker is news
+    sim.exchange.add_account(child, 1000.0)
+    trader = child if parent else ONE
+    store_a, store_b = (open_state("", config=pg_config(pg_dsn)) for _ in range(2))
+    owned_a: set[str] = {ONE, child}  # the app's keep maps a child to its parent's shard
+    try:
+        async with (
+            source_for(sim, store_a, owned_a) as a,
+            source_for(sim, store_b, {ONE, child}) as b,
+        ):
+            outage_at_take_over(a, pg_dsn)
+            try:
+                a.watch(plain, parents)  # nobody ever saved a cursor of ONE
+                await waited(caplog, "take-over waits to save its baseline cursors")
+                assert not [s for s in sim._sessions for c in CHANNELS if (c, ONE) in s.subs]
+                owned_a.clear()  # A's lease lapses in the outage; A never saved a cursor
+                a.unwatch(plain, parents)
+                missed = trade(sim, trader)  # while nobody watches
+            finally:
+                connections(pg_dsn, allowed=True)
+            b.watch(plain, parents)
+            caught = await first(b, fill_of(missed))
+            assert caught.data["catchup"] is True  # from A's marker, not a baseline of B's
+            assert "1 cursor(s) restored, 0 marked" in caplog.text  # B read A's marker
+    finally:
+        store_a.close()
+        store_b.close()
+
+
+async def test_a_first_sight_is_saved_before_its_subscription_even_across_an_outage(
+    sim, pg_dsn, caplog
+):
+    caplog.set_level(logging.INFO, "alertbot.source")
+    store = open_state("", config=pg_config(pg_dsn))
+    name = f"source/{ONE}"
+    try:
+        async with source_for(sim, store, {ONE}) as a:
+            outage_at_take_over(a, pg_dsn)
+            try:
+                a.watch([ONE], [])
+                await waited(caplog, "take-over waits to save its baseline cursors")
+                assert holders(sim, ONE) == []  # it waits, unsubscribed
+            finally:
+                connections(pg_dsn, allowed=True)
+            async with asyncio.timeout(10):
+                while not holders(sim, ONE):  # noqa: ASYNC110 - bounded poll
+                    await asyncio.sleep(0.01)
+            saved = store.cursors.get(name)
+            assert saved is not None
+            assert "positions" in saved  # a whole cursor over the marker, before subscribing
     finally:
         store.close()
