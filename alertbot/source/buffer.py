@@ -30,6 +30,10 @@ class EventBuffer:
     def __len__(self) -> int:
         return len(self._items)
 
+    def pending(self) -> list[Event]:
+        """What is buffered, not yet taken (read, do not change)."""
+        return self._items
+
     def put(self, events: list[Event]) -> bool:
         """Append without waiting; True when the buffer is full (then await `room()`)."""
         items = self._items

@@ -133,6 +133,7 @@ class IndexerSource:
         self._stopping = False
         self._stopped = False
         self._taken = False  # the consumer holds a batch it has not finished
+        self._batch: list[Event] = []  # that batch
         self._drained = asyncio.Event()  # set when the consumer comes back for more
         self.frame_failures = 0  # frames whose handling raised (each one restarted a connection)
         self._next_save = 0.0
@@ -234,12 +235,12 @@ class IndexerSource:
         """
         while True:
             batch = await self.buffer.take()
-            self._taken = True
+            self._taken, self._batch = True, batch
             yield batch
-            self._taken = False
+            self._taken, self._batch = False, []
             self._drained.set()
             now = self.clock()
-            if now >= self._next_save and self._settled():
+            if now >= self._next_save:
                 self._next_save = now + CURSOR_SAVE
                 self._save_cursors()
 
@@ -250,6 +251,19 @@ class IndexerSource:
     def _settled(self) -> bool:
         """Every event emitted so far has been handled by the consumer."""
         return not self._taken and not len(self.buffer)
+
+    def _busy(self) -> set[tuple[str, int]]:
+        """Subaccounts with an event the consumer has not handled yet: their cursors wait.
+
+        Only the kinds a cursor reflects (fills, transfers, orders, positions) count: account
+        values and risk are recomputed, not diffed, so they never hold a save back.
+        """
+        busy: set[tuple[str, int]] = set()
+        for event in filter(is_catchup, (*self.buffer.pending(), *self._batch)):
+            address, number = event.data.get("address"), event.data.get("subaccount")
+            if isinstance(address, str) and isinstance(number, int):
+                busy.add((address, number))
+        return busy
 
     async def _emit(self, events: list[Event]) -> None:
         if self._keep is not None:  # a REST round that ran while its subaccount was given up
@@ -278,20 +292,23 @@ class IndexerSource:
             self._spawn(self._reconcile_conn(index), f"alertbot-reconcile-{index}")
 
     def _save_cursors(self) -> None:
-        """Persist the cursors once every emitted event has been taken by the consumer.
+        """Persist the cursors of every subaccount whose emitted events the consumer has taken.
 
-        The consumer handles a batch fully before it takes the next, so an empty buffer means
-        every event the cursors reflect reached the engine; otherwise the last save stands.
+        The consumer handles a batch fully before it takes the next, so a subaccount with no
+        event in the buffer nor in the batch being handled has had every event its cursor
+        reflects reach the engine; the others keep their last save until the next try. (Waiting
+        for an empty buffer instead saved nothing for as long as events kept coming.)
         """
-        if self.cursors is not None and self._settled():
-            try:
-                self.cursors.save(self.clock())
-            except StateWriteError as exc:  # a full disk: the last saved cursors stand
-                if not self.cursors_unsaved:
-                    log.error("cannot save the catch-up cursors, will retry: %s", exc)
-                self.cursors_unsaved = True
-            else:
-                self.cursors_unsaved = False
+        if self.cursors is None:
+            return
+        try:
+            self.cursors.save(self.clock(), skip=() if self._settled() else self._busy())
+        except StateWriteError as exc:  # a full disk: the last saved cursors stand
+            if not self.cursors_unsaved:
+                log.error("cannot save the catch-up cursors, will retry: %s", exc)
+            self.cursors_unsaved = True
+        else:
+            self.cursors_unsaved = False
 
     # --- subaccounts added and dropped at run time (a cluster replica) -------------------------
     def watch(self, plain: list[str], parents: list[str]) -> None:
@@ -645,7 +662,7 @@ class IndexerSource:
                 events += self._update_polling(now)
             if events:
                 await self._emit(events)
-            elif now >= self._next_save:
+            if now >= self._next_save:  # the accounts of what was just emitted wait
                 self._next_save = now + CURSOR_SAVE
                 self._save_cursors()
 

@@ -120,15 +120,16 @@ class SourceCursors:
                 if n == number or (parent and n % 128 == number):
                     del self._saved[name]
 
-    def save(self, now: float) -> int:
-        """Write the cursors that changed; how many were written."""
+    def save(self, now: float, *, skip: Collection[tuple[str, int]] = ()) -> int:
+        """Write the cursors that changed, but those of `skip`; how many were written."""
         current = catchup.export(self.normalizer.subs)
         changed: list[tuple[str, Any, bytes]] = []
         keep = self.keep
         for name, value in current.items():
-            if keep is not None:
-                address, _, number = name[len(catchup.PREFIX) :].rpartition("/")
-                if not keep(address, int(number)):
+            if keep is not None or skip:
+                address, _, text = name[len(catchup.PREFIX) :].rpartition("/")
+                number = int(text)
+                if (address, number) in skip or (keep is not None and not keep(address, number)):
                     continue
             raw = orjson.dumps(value)
             if self._saved.get(name) != raw:

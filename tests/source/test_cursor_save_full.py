@@ -12,7 +12,7 @@ class FullDisk:
     def __init__(self) -> None:
         self.tries = 0
 
-    def save(self, now: float) -> None:
+    def save(self, now: float, **_: object) -> None:
         self.tries += 1
         raise StateWriteError("database or disk is full (SQLITE_FULL)")
 
