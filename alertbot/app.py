@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -350,12 +351,22 @@ class App:
         )
 
     def _shape_state(self, changes: StateChanges) -> StateChanges:
-        """A cluster's rule-state writes: none past the fence, local rows under this replica."""
+        """A cluster's rule-state writes: none past the fence, local rows under this replica.
+
+        But one: a one-off occurrence this replica told (its notification is delivered even if
+        held through a database cut) is still recorded past the fence where its identity has
+        no row, so the next owner's catch-up does not tell it again; it never overwrites.
+        """
         fence, coordinator = self.fence, self.coordinator
         if fence is None or coordinator is None:
             return changes
         now = self.clock()
-        kept = [r for r in changes.rules if qualified(r.scope) or fence.holds(r.scope, now)]
+        kept = []
+        for row in changes.rules:
+            if qualified(row.scope) or fence.holds(row.scope, now):
+                kept.append(row)
+            elif self.engine.told(row):
+                kept.append(dataclasses.replace(row, only_new=True))
         return own(StateChanges(tuple(kept), changes.history), coordinator.replica)
 
     def _shards_changed(self, gained: set[int], lost: set[int]) -> None:

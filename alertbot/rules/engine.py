@@ -194,6 +194,18 @@ class Engine:
         history.sort(key=lambda change: change.at)
         return StateChanges(tuple(rules), tuple(history))
 
+    def told(self, change: RuleStateChange) -> bool:
+        """A one-off occurrence that left its group (told, or muted on purpose): a fact."""
+        rt = self.by_name.get(change.rule)
+        value = change.value
+        return (
+            isinstance(rt, EventRule)
+            and value is not None
+            and "seen" in value
+            and "untold" not in value
+            and self.digests[rt.name] == change.digest
+        )
+
     def snapshot(self) -> list[RuleStateChange]:
         """Every identity's state now (what a replacing engine takes over)."""
         return [self._row(rt, key) for rt in self.rules for key in rt.state_keys()]

@@ -43,7 +43,9 @@ class RuleStateChange:
     restored only while the rule's `digest` (its definition) is unchanged. `scope` (not
     derived from the rule and key; PostgreSQL stores it for `load_scopes`) says whose it is in
     a cluster, so a replica past its fence writes none of an account it lost and a new owner
-    reads only the rows of what it gained (`alertbot.core.scope`).
+    reads only the rows of what it gained (`alertbot.core.scope`). `only_new`: written only
+    where the identity has no row (a told occurrence recorded past the fence: it may inform the
+    next owner, never overwrite what that owner wrote).
     """
 
     rule: str
@@ -51,6 +53,7 @@ class RuleStateChange:
     key: str
     value: dict[str, Any] | None
     scope: str = field(default="", compare=False)
+    only_new: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,16 +46,19 @@ class PgRuleStates:
         latest = {(c.rule, c.key): c for c in changes}  # the last change of an identity wins
         gone = [(r, k) for (r, k), c in latest.items() if c.value is None]
         kept = [(c.rule, c.key, c.digest, _json(c.value), now, c.scope)
-                for c in latest.values() if c.value is not None]  # fmt: skip
+                for c in latest.values() if c.value is not None and not c.only_new]  # fmt: skip
+        new = [(c.rule, c.key, c.digest, _json(c.value), now, c.scope)
+               for c in latest.values() if c.value is not None and c.only_new]  # fmt: skip
+        insert = "INSERT INTO rule_state (rule, key, digest, value, updated_at, scope) "
+        insert += "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (rule, key) DO "
         with self.db.transaction():
             self.db.executemany("DELETE FROM rule_state WHERE rule = %s AND key = %s", gone)
             self.db.executemany(
-                "INSERT INTO rule_state (rule, key, digest, value, updated_at, scope) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (rule, key) DO UPDATE SET "
-                "digest = excluded.digest, value = excluded.value, "
+                insert + "UPDATE SET digest = excluded.digest, value = excluded.value, "
                 "updated_at = excluded.updated_at, scope = excluded.scope",
                 kept,
             )
+            self.db.executemany(insert + "NOTHING", new)
         return len(latest)
 
     def load(self) -> list[RuleStateChange]:

@@ -48,18 +48,22 @@ class SqliteRuleStates:
         latest = {(c.rule, c.key): c for c in changes}  # the last change of an identity wins
         gone = [(r, k) for (r, k), c in latest.items() if c.value is None]
         kept = [(c.rule, c.key, c.digest, _json(c.value), now)
-                for c in latest.values() if c.value is not None]  # fmt: skip
+                for c in latest.values() if c.value is not None and not c.only_new]  # fmt: skip
+        new = [(c.rule, c.key, c.digest, _json(c.value), now)
+               for c in latest.values() if c.value is not None and c.only_new]  # fmt: skip
+        insert = "INSERT INTO rule_state (rule, key, digest, value, updated_at) "
+        insert += "VALUES (?, ?, ?, ?, ?) ON CONFLICT (rule, key) DO "
         with self.db.transaction():
             if gone:
                 self.db.executemany("DELETE FROM rule_state WHERE rule = ? AND key = ?", gone)
             if kept:
                 self.db.executemany(
-                    "INSERT INTO rule_state (rule, key, digest, value, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (rule, key) DO UPDATE SET "
-                    "digest = excluded.digest, value = excluded.value, "
+                    insert + "UPDATE SET digest = excluded.digest, value = excluded.value, "
                     "updated_at = excluded.updated_at",
                     kept,
                 )
+            if new:
+                self.db.executemany(insert + "NOTHING", new)
         return len(latest)
 
     def load(self) -> list[RuleStateChange]:

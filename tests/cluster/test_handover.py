@@ -33,6 +33,9 @@ LEVEL_RULES = f"""
     on: account
     when: usdc < 500
     title: "fast {{{{ subaccount }}}}"
+  - name: filled
+    on: fill
+    title: "filled {{{{ id }}}}"
 """
 ABSENT = 5.0
 ABSENT_RULE = f"""
@@ -102,6 +105,30 @@ def assert_fenced_writes(app: App, rule: str) -> None:
     assert [r.value for r in app._state.rules.load() if r.rule == rule] == [row.value]
 
 
+def assert_told_occurrences_recorded(app: App, account: str) -> None:
+    """Past the fence a told fill's id is still recorded where none is, never overwriting."""
+    assert app._state is not None
+    assert app._delivery is not None
+    rt, digest = app.engine.by_name["filled"], app.engine.digests["filled"]
+    address, _, sub = account.rpartition("/")
+
+    def row(fill: str, value: dict[str, Any]) -> RuleStateChange:
+        key = ("fill", (address, int(sub), fill), (fill,))
+        scope = app.engine.scopes["filled"](key)
+        return RuleStateChange("filled", digest, rt.encode_key(key), value, scope)
+
+    def saved() -> dict[str, Any]:
+        assert app._state is not None
+        return {r.key: r.value for r in app._state.rules.load() if r.rule == "filled"}
+
+    theirs = row("f-theirs", {"seen": 2.0})
+    app._state.rules.apply([theirs], 2.0)  # the next owner's row of the same occurrence
+    told, untold = row("f-told", {"seen": 1.0}), row("f-untold", {"seen": 1.0, "untold": {}})
+    late = [told, untold, row("f-theirs", {"seen": 1.0})]
+    app._delivery.submit_many((), changes=StateChanges(tuple(late)))
+    assert saved() == {told.key: {"seen": 1.0}, theirs.key: {"seen": 2.0}}
+
+
 def value_of(row: RuleStateChange) -> dict[str, Any]:
     assert row.value is not None
     return row.value
@@ -131,6 +158,7 @@ async def test_for_timer_and_firing_alert_move_to_the_new_owner(sim, sink, tmp_p
         await until(lambda: not held(a), "A fenced", 10)
         assert a.engine.active_alerts() == []  # forgotten, not resolved: nothing told
         assert_fenced_writes(a, "slow")
+        assert_told_occurrences_recorded(a, key)
         await until(lambda: len(held(b)) == 2, "B took the shard over", 15)
         await until(lambda: told.count("firing", f"slow {sub}") == 1, "slow told", FOR + 10)
         fired = told.first("firing", f"slow {sub}")

@@ -64,6 +64,16 @@ def test_rule_state_upserts_and_forgets_the_last_change_of_each_identity(opener)
     store.close()
 
 
+def test_a_row_only_new_is_inserted_where_none_is_and_never_overwrites(opener):
+    store = opener()
+    store.rules.apply([RuleStateChange("r", "d", "[1]", {"v": "theirs"})], 1.0)
+    late = [RuleStateChange("r", "d", key, {"v": "late"}, only_new=True) for key in ("[1]", "[2]")]
+    store.rules.apply(late, 2.0)
+    assert store.rules.load() == [RuleStateChange("r", "d", "[1]", {"v": "theirs"}),
+                                  RuleStateChange("r", "d", "[2]", {"v": "late"})]  # fmt: skip
+    store.close()
+
+
 def test_only_changed_identities_are_written(tmp_path):
     rules = "- {name: low, on: account, when: equity < 1000}"
     eng = engine(rules)
