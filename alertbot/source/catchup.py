@@ -94,6 +94,8 @@ def restore_marker(subs: Subaccounts, name: str, value: Any) -> bool:
     acct = subs.accounts.get(address, int(number), parent if isinstance(parent, int) else None)
     if acct.baseline_height is None:
         acct.baseline_height = int(value["since"])
+    if isinstance(parent, int):
+        subs.marked.add((address, parent))
     return True
 
 

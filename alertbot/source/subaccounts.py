@@ -47,6 +47,8 @@ class Subaccounts:
         self._problem = problem
         self._last_block = last_block
         self._parents_seen: set[tuple[str, int]] = set()
+        # families restored from a take-over's marker: new children's history above it is news
+        self.marked: set[tuple[str, int]] = set()
         # accounts a price moved since the last flush (lazy revaluation), with the price's conn
         self.due: dict[tuple[str, int], int] = {}
         self.want(DATA_KINDS)
@@ -92,9 +94,9 @@ class Subaccounts:
         sub = contents.get("subaccount") or {}
         block = contents.get("blockHeight")
         home = self.accounts.by_key.get((address, parent))
-        # a family seen before, or one restored from a marker (unsynced, with a height): the
-        # history of its new children since that height is news
-        known = home is not None and (not first or not home.synced)
+        # a family seen before, or one restored from a marker: the history of its new
+        # children since its height is news
+        known = not first or (address, parent) in self.marked
         since = home.baseline_height if known and home is not None else None
         for child in sub.get("childSubaccounts") or ():
             try:
@@ -218,6 +220,7 @@ class Subaccounts:
         if parent:
             keys |= {(address, n) for n in self.accounts.families.pop((address, number), ())}
             self._parents_seen.discard((address, number))
+            self.marked.discard((address, number))
         for key in keys:
             self.fills.discard_tag(key)
             self.transfers.discard_tag(key)
