@@ -415,6 +415,8 @@ class App:
             return
         plain, parents = fence.accounts.members(shards)
         scopes = [*plain, MARKET] if leader else plain
+        if self._delivery is not None:  # this replica's held rows first (told fill ids of a
+            self._delivery.flush()  # shard lost in a cut and regained): the load finds them
         try:
             rows = db.rules.load_scopes(scopes, {key.rpartition("/")[0] for key in parents})
         except StateWriteError as exc:

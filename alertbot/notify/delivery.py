@@ -491,6 +491,12 @@ class Delivery:
 
     # -- the spill: notifications a failed write left in memory ------------------------------
 
+    def flush(self) -> bool:
+        """Try writing what is held now, ahead of the backoff; True when nothing is held."""
+        if self._spill or self._spill_changes:
+            self.submit_many(())
+        return not self._spill and not self._spill_changes
+
     async def _spill_loop(self) -> None:
         """Retry writing kept notifications with backoff until the disk takes them."""
         while not self._stopping.is_set():

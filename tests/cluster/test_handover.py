@@ -203,6 +203,40 @@ async def test_absent_timer_of_a_moved_account_fires_on_the_new_owner_only(
     assert all(told.count("firing", f"quiet {n}") == 1 for n in moved | kept), told.seen
 
 
+FILLED_RULE = """
+  - name: filled
+    on: fill
+    title: "filled {{ id }}"
+"""
+
+
+async def test_a_regained_shard_loads_the_ids_this_replica_still_held(sim, sink, tmp_path, pg_dsn):
+    """A fill told from memory while its rows waited for the database: a regain of the shard
+    writes them before its load, so the catch-up does not tell that fill again."""
+    cluster, _ = cluster_of(sim, sink, pg_dsn, tmp_path, FILLED_RULE)
+    async with running(cluster.paths[0]) as run_a:
+        a = run_a.app
+        assert a._delivery is not None
+        await until(lambda: len(held(a)) == 2, "A holds every shard", 20)
+        key = accounts(6)[0]
+        shard = cluster.shard(key)
+        address, _, sub = key.rpartition("/")
+        rt, digest = a.engine.by_name["filled"], a.engine.digests["filled"]
+        identity = ("fill", (address, int(sub), "f-held"), ("f-held",))
+        row = RuleStateChange(
+            "filled",
+            digest,
+            rt.encode_key(identity),
+            {"seen": 1.0},
+            key,  # told, not yet written
+        )
+        a._shards_changed(set(), {shard})  # lost in a cut (the fence), its rows still held:
+        a._delivery._spill_changes = StateChanges((row,))  # what a failed write leaves
+        a._shards_changed({shard}, set())  # regained
+        await until(lambda: identity in rt.seen, "the held id loaded with the shard", 10)
+        assert a._delivery._spill_changes == StateChanges()
+
+
 MARKET_RULE = """
   - name: btc-high
     on: market

@@ -10,6 +10,7 @@ import pytest
 from alertbot.core.model import AlertSummary
 from alertbot.core.secrets import mask
 from alertbot.state.db import DB_FILE, StateDB, StateError
+from alertbot.state.api import RuleStateChange, StateChanges
 from alertbot.state.outbox import SqliteOutbox, note_from_json, note_to_json
 from alertbot.state.schema import SCHEMA, SCHEMA_VERSION
 from tests.delivery.conftest import rows, until
@@ -104,6 +105,21 @@ async def test_disk_full_keeps_the_notification_in_memory_and_retries(make, db, 
     await delivery.stop(timeout=10)
     assert delivery.status()["spilled"] == 0
     assert [(r[2], r[4]) for r in rows(db)] == [("sent", "fp0"), ("sent", "fp1"), ("sent", "fp2")]
+
+
+def test_flush_writes_what_is_held_at_once_not_after_the_backoff(make, store, db):
+    delivery = make(Recorder("hook"))  # not started: no retry loop runs
+    big = "x" * 20_000
+    delivery.submit(note(0, message=big))
+    _fill_up(db)
+    told = RuleStateChange("filled", "d", '["fill",["a",1,"f1"],["f1"]]', {"seen": 1.0})
+    delivery.submit_many((note(1, message=big),), changes=StateChanges((told,)))
+    assert not delivery.flush()  # still full: kept
+    assert store.rules.load() == []
+    db.query("PRAGMA max_page_count = 1000000")
+    assert delivery.flush()  # written now: a take-over's load right after finds it
+    assert store.rules.load() == [told]
+    assert [r[4] for r in rows(db)] == ["fp0", "fp1"]
 
 
 class Gated(Recorder):
