@@ -39,6 +39,9 @@ PURGE_EVERY = 3600.0
 UNWRITABLE_LOG_EVERY = 60.0  # while the state database cannot be written, one line a minute
 NO_NOTIFIER = "(none)"  # where a notification that names no notifier is dead-lettered
 INF = float("inf")
+# held writes are retried at least this often: a failing call is cheap (the store's own backoff
+# refuses it at once), and held rule-state rows must land before another replica's take-over
+SPILL_RETRY_MAX = 2.0
 
 
 @dataclass
@@ -100,7 +103,12 @@ class Delivery:
         self._unwritable_logged = -INF
         self._spill_changes = StateChanges()
         self._spilled = asyncio.Event()
-        self._spill_backoff = self._backoff()
+        self._spill_backoff = Backoff(
+            initial=min(self.config.backoff.initial, SPILL_RETRY_MAX),
+            max=SPILL_RETRY_MAX,
+            multiplier=self.config.backoff.multiplier,
+            rng=self._rng,
+        )
         self._spill_task: asyncio.Task[None] | None = None
         self.hold = hold  # past this many held notifications, `room()` waits (state.buffer)
         # a cluster's say on rule-state writes: none for accounts this replica no longer owns,

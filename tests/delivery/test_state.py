@@ -9,8 +9,9 @@ import pytest
 
 from alertbot.core.model import AlertSummary
 from alertbot.core.secrets import mask
-from alertbot.state.db import DB_FILE, StateDB, StateError
+from alertbot.notify.delivery import SPILL_RETRY_MAX
 from alertbot.state.api import RuleStateChange, StateChanges
+from alertbot.state.db import DB_FILE, StateDB, StateError
 from alertbot.state.outbox import SqliteOutbox, note_from_json, note_to_json
 from alertbot.state.schema import SCHEMA, SCHEMA_VERSION
 from tests.delivery.conftest import rows, until
@@ -120,6 +121,21 @@ def test_flush_writes_what_is_held_at_once_not_after_the_backoff(make, store, db
     assert delivery.flush()  # written now: a take-over's load right after finds it
     assert store.rules.load() == [told]
     assert [r[4] for r in rows(db)] == ["fp0", "fp1"]
+
+
+async def test_held_writes_are_retried_every_few_seconds_however_long_it_lasts(make, db, clock):
+    delivery = make(Recorder("hook"))  # the notifier backoff grows to 300 s; not this one
+    big = "x" * 20_000
+    delivery.submit(note(0, message=big))
+    _fill_up(db)
+    delivery.submit(note(1, message=big))
+    await delivery.start()
+    await until(lambda: len(clock.slept) >= 12)  # a dozen failed retries
+    assert delivery.status()["spilled"] == 1
+    assert max(clock.slept) <= SPILL_RETRY_MAX
+    db.query("PRAGMA max_page_count = 1000000")
+    await until(lambda: delivery.status()["spilled"] == 0)
+    await delivery.stop(timeout=10)
 
 
 class Gated(Recorder):
