@@ -118,7 +118,8 @@ class IndexerSource:
             lookback=config.catchup.lookback,
             on_round=on_rest,
         )
-        self.cursors = SourceCursors(state, self.normalizer, config, keep=keep) if state else None
+        saves = self._taken_over if keep is not None else None
+        self.cursors = SourceCursors(state, self.normalizer, config, keep=saves) if state else None
         self.caps = dict(CAPS)
         self.buffer = EventBuffer(queue_size, flush=self._flush)
         self.polling = False
@@ -344,6 +345,22 @@ class IndexerSource:
                 self._spawn(_quietly(ws.send(sub.unsubscribe_message().decode())), "unsubscribe")
             self._forget(sub)
 
+    def _taken_over(self, address: str, number: int) -> bool:
+        """A cluster replica saves the cursor of an account it owns and has taken over.
+
+        Owning is not enough: between a lease gained and the take-over (`watch`, after the
+        rule state is loaded) the normalizer may hold what a REST round of an earlier ownership
+        left after its `unwatch`; saved, it would claim events the next catch-up must tell.
+        """
+        assert self._keep is not None
+        if not self._keep(address, number):
+            return False
+        watching = self._watching
+        return (
+            f"v4_subaccounts-{address}/{number}" in watching
+            or f"v4_parent_subaccounts-{address}/{number % 128}" in watching
+        )
+
     def _owned(self, event: Event) -> bool:
         """Not an account's event, or one of an account this replica owns now."""
         assert self._keep is not None
@@ -371,6 +388,11 @@ class IndexerSource:
         restored = marked = 0
         height = await self._height_now() if self.cursors is not None else None
         while self.cursors is not None:  # never subscribe without them: that would baseline
+            subs = [s for s in subs if s.key in self._watching]  # not given up meanwhile
+            plain = [s.id for s in subs if s.channel == "v4_subaccounts" and s.id is not None]
+            parents = [s.id for s in subs if s.channel != "v4_subaccounts" and s.id is not None]
+            if not subs:
+                return
             try:
                 restored = self.cursors.restore_some(plain, parents)
                 if height is not None:  # where a later owner catches up from if this one dies
@@ -379,8 +401,7 @@ class IndexerSource:
             except StateWriteError as exc:  # the store is lost for now: its backoff decides
                 log.warning("take-over waits for the state store: %s", exc)
                 await asyncio.sleep(RESTORE_RETRY)
-            if not any(s.key in self._watching for s in subs):
-                return  # given up meanwhile
+        subs = [s for s in subs if s.key in self._watching]  # no REST state for one given up
         pairs = [(s.channel, s.id) for s in subs if s.id is not None]
         found = await self.sync.accounts(pairs, deep=True, origin="takeover")
         subs = [s for s in subs if s.key in self._watching]  # not given up meanwhile

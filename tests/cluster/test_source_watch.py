@@ -271,3 +271,32 @@ async def test_a_first_sight_is_saved_before_its_subscription_even_across_an_out
             assert "positions" in saved  # a whole cursor over the marker, before subscribing
     finally:
         store.close()
+
+
+async def test_an_account_owned_again_is_not_saved_before_it_is_taken_over(sim, tmp_path):
+    store = open_state(tmp_path / "state")
+    owned = {ONE}
+    try:
+        async with source_for(sim, store, owned) as a:
+            a.watch([ONE], [])
+            await first(a, lambda e: e.kind == "account" and e.data["subaccount"] == 1)
+            await asyncio.sleep(0)
+            a._save_cursors()
+            owned.discard(ONE)  # the lease lapsed in an outage
+            a.unwatch([ONE], [])
+            missed = trade(sim, ONE)
+            # a REST round of the old ownership ends after the unwatch: its state stays behind
+            await a.sync.accounts([("v4_subaccounts", ONE)], deep=True)
+            owned.add(ONE)  # the lease is back; the take-over waits for the rule state
+            a._save_cursors()  # a save meanwhile must not write what the old round left
+            assert missed not in fills_in(store, ONE)
+            a.watch([ONE], [])
+            caught = await first(a, fill_of(missed))
+            assert caught.data["catchup"] is True
+    finally:
+        store.close()
+
+
+def fills_in(store, account: str) -> list[str]:
+    saved = store.cursors.get(f"source/{account}")
+    return list(saved["fill"][1]) if saved and saved.get("fill") else []
