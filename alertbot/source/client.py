@@ -8,7 +8,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -39,6 +39,7 @@ from alertbot.source.subscriptions import (
     Pacer,
     Subscription,
     account_subscriptions,
+    key_of,
     shard,
     wanted,
 )
@@ -259,12 +260,7 @@ class IndexerSource:
         Only the kinds a cursor reflects (fills, transfers, orders, positions) count: account
         values and risk are recomputed, not diffed, so they never hold a save back.
         """
-        busy: set[tuple[str, int]] = set()
-        for event in filter(is_catchup, (*self.buffer.pending(), *self._batch)):
-            address, number = event.data.get("address"), event.data.get("subaccount")
-            if isinstance(address, str) and isinstance(number, int):
-                busy.add((address, number))
-        return busy
+        return _diffed((*self.buffer.pending(), *self._batch))
 
     async def _emit(self, events: list[Event]) -> None:
         if self._keep is not None:  # a REST round that ran while its subaccount was given up
@@ -330,7 +326,7 @@ class IndexerSource:
             self._forget(sub)
             self._watching.add(sub.key)
         if subs:
-            self._spawn(self._take_over(plain, parents, subs), "alertbot-source-takeover")
+            self._spawn(self._take_over(subs), "alertbot-source-takeover")
 
     def unwatch(self, plain: list[str], parents: list[str]) -> None:
         """Stop watching these at once: unsubscribe, forget their state, stop saving cursors."""
@@ -357,8 +353,8 @@ class IndexerSource:
             return False
         watching = self._watching
         return (
-            f"v4_subaccounts-{address}/{number}" in watching
-            or f"v4_parent_subaccounts-{address}/{number % 128}" in watching
+            key_of("v4_subaccounts", f"{address}/{number}") in watching
+            or key_of("v4_parent_subaccounts", f"{address}/{number % 128}") in watching
         )
 
     def _owned(self, event: Event) -> bool:
@@ -382,17 +378,14 @@ class IndexerSource:
         """Subaccount and parent subscriptions watched now."""
         return len(self._watching) if self.dynamic else len(account_subscriptions(self.config))
 
-    async def _take_over(
-        self, plain: list[str], parents: list[str], subs: list[Subscription]
-    ) -> None:
+    async def _take_over(self, subs: list[Subscription]) -> None:
         restored = marked = 0
         height = await self._height_now() if self.cursors is not None else None
         while self.cursors is not None:  # never subscribe without them: that would baseline
             subs = [s for s in subs if s.key in self._watching]  # not given up meanwhile
-            plain = [s.id for s in subs if s.channel == "v4_subaccounts" and s.id is not None]
-            parents = [s.id for s in subs if s.channel != "v4_subaccounts" and s.id is not None]
             if not subs:
                 return
+            plain, parents = _ids(subs)
             try:
                 restored = self.cursors.restore_some(plain, parents)
                 if height is not None:  # where a later owner catches up from if this one dies
@@ -440,17 +433,12 @@ class IndexerSource:
         restore); an account given up meanwhile is dropped from the wait. A store that refuses
         for another reason is logged and the take-over goes on without the baseline.
         """
-        skip: set[tuple[str, int]] = set()
-        for event in filter(is_catchup, events):  # saved once the consumer has handled them
-            address, number = event.data.get("address"), event.data.get("subaccount")
-            if isinstance(address, str) and isinstance(number, int):
-                skip.add((address, number))
+        skip = _diffed(events)  # saved once the consumer has handled them
         while self.cursors is not None:
-            live = [s for s in subs if s.key in self._watching and s.id is not None]
-            plain = [s.id for s in live if s.channel == "v4_subaccounts" and s.id is not None]
-            parents = [s.id for s in live if s.channel != "v4_subaccounts" and s.id is not None]
-            if not plain and not parents:
+            subs = [s for s in subs if s.key in self._watching]
+            if not subs:
                 return
+            plain, parents = _ids(subs)
             try:
                 written = self.cursors.save_first(plain, parents, self.clock(), skip=skip)
             except StateWriteError as exc:
@@ -770,3 +758,20 @@ class IndexerSource:
 
     def _spawn(self, coro: Any, name: str) -> None:
         self.tasks.spawn(coro, name)
+
+
+def _ids(subs: list[Subscription]) -> tuple[list[str], list[str]]:
+    """The subaccount ids and the parent ids ("address/number") of account subscriptions."""
+    plain = [s.id for s in subs if s.channel == "v4_subaccounts" and s.id is not None]
+    parents = [s.id for s in subs if s.channel != "v4_subaccounts" and s.id is not None]
+    return plain, parents
+
+
+def _diffed(events: Iterable[Event]) -> set[tuple[str, int]]:
+    """The subaccounts of these events of kinds a cursor reflects (fills, orders, ...)."""
+    found: set[tuple[str, int]] = set()
+    for event in filter(is_catchup, events):
+        address, number = event.data.get("address"), event.data.get("subaccount")
+        if isinstance(address, str) and isinstance(number, int):
+            found.add((address, number))
+    return found

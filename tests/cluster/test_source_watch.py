@@ -20,6 +20,7 @@ from alertbot.source.connstate import ACTIVE
 from alertbot.source.subscriptions import key_of
 from alertbot.state import open_state
 from tests.pg import pg_config
+from tests.source.test_cursor_settle import fills_in
 from tests.state.test_pg_run import connections
 
 ADDRESS = "dydx199tqg4wdlnu4qjlxchpd7seg454937hjrknju4"
@@ -67,6 +68,14 @@ def fill_of(fill_id: str) -> Callable[[Event], bool]:
 def holders(sim: Simulator, account: str) -> list[object]:
     """The simulator's sessions that carry this subaccount's subscription."""
     return [s for s in sim._sessions if ("v4_subaccounts", account) in s.subs]
+
+
+async def watched_and_saved(source: IndexerSource) -> None:
+    """ONE taken over, its snapshot handled, its cursor saved (the ticker's save, now)."""
+    source.watch([ONE], [])
+    await first(source, lambda e: e.kind == "account" and e.data["subaccount"] == 1)
+    await asyncio.sleep(0)
+    source._save_cursors()
 
 
 def trade(sim: Simulator, account: str) -> str:
@@ -126,10 +135,7 @@ async def test_an_event_seen_after_the_fence_is_found_again_when_the_lease_retur
     owned = {ONE}
     try:
         async with source_for(sim, store, owned) as a:
-            a.watch([ONE], [])
-            await first(a, lambda e: e.kind == "account" and e.data["subaccount"] == 1)
-            await asyncio.sleep(0)
-            a._save_cursors()  # the owner's last save before its fence
+            await watched_and_saved(a)  # the owner's last save before its fence
             assert store.cursors.get(f"source/{ONE}") is not None
             owned.discard(ONE)  # the fence passed: the app drops what the socket still brings
             dropped = trade(sim, ONE)
@@ -278,10 +284,7 @@ async def test_an_account_owned_again_is_not_saved_before_it_is_taken_over(sim, 
     owned = {ONE}
     try:
         async with source_for(sim, store, owned) as a:
-            a.watch([ONE], [])
-            await first(a, lambda e: e.kind == "account" and e.data["subaccount"] == 1)
-            await asyncio.sleep(0)
-            a._save_cursors()
+            await watched_and_saved(a)
             owned.discard(ONE)  # the lease lapsed in an outage
             a.unwatch([ONE], [])
             missed = trade(sim, ONE)
@@ -295,8 +298,3 @@ async def test_an_account_owned_again_is_not_saved_before_it_is_taken_over(sim, 
             assert caught.data["catchup"] is True
     finally:
         store.close()
-
-
-def fills_in(store, account: str) -> list[str]:
-    saved = store.cursors.get(f"source/{account}")
-    return list(saved["fill"][1]) if saved and saved.get("fill") else []

@@ -20,13 +20,18 @@ def fills_in(store, account: str) -> list[str]:
     return list(saved["fill"][1]) if saved and saved.get("fill") else []
 
 
-async def test_a_held_batch_blocks_the_save_and_stop_waits_for_the_engine(sim, tmp_path):
-    store = open_state(tmp_path / "state")
+def source_of(sim, store, accounts: list[str]) -> IndexerSource:
+    """A source on the simulator saving its cursors in `store` (no periodic reconciliation)."""
     config = SourceConfig.model_validate(
-        {"ws_url": sim.ws_url, "rest_url": sim.rest_url, "subaccounts": [ACC],
+        {"ws_url": sim.ws_url, "rest_url": sim.rest_url, "subaccounts": accounts,
          "reconcile_interval": 0, "reconcile_delay": "50ms", "polling": {"enabled": False}}
     )  # fmt: skip
-    source = IndexerSource(config, env={}, state=store, tick=0.05)
+    return IndexerSource(config, env={}, state=store, tick=0.05)
+
+
+async def test_a_held_batch_blocks_the_save_and_stop_waits_for_the_engine(sim, tmp_path):
+    store = open_state(tmp_path / "state")
+    source = source_of(sim, store, [ACC])
     handled: list[Event] = []
     gate = asyncio.Event()
     gate.set()
@@ -66,11 +71,7 @@ async def test_a_held_batch_holds_back_only_its_own_subaccount(sim, tmp_path):
     other = ACC.rpartition("/")[0] + "/7"
     sim.exchange.add_account(other, 1000.0)
     store = open_state(tmp_path / "state")
-    config = SourceConfig.model_validate(
-        {"ws_url": sim.ws_url, "rest_url": sim.rest_url, "subaccounts": [ACC, other],
-         "reconcile_interval": 0, "reconcile_delay": "50ms", "polling": {"enabled": False}}
-    )  # fmt: skip
-    source = IndexerSource(config, env={}, state=store, tick=0.05)
+    source = source_of(sim, store, [ACC, other])
     handled: list[Event] = []
     gate, held = asyncio.Event(), asyncio.Event()
     gate.set()
